@@ -1,0 +1,168 @@
+"""Checkpoint layouts and safe loading.
+
+Layouts a FasterNet backbone accepts (keys relative to the backbone):
+
+* native (this package): ``patch_embed.{proj,norm}``,
+  ``stages.{i}.downsample.{reduction,norm}`` for i = 1..3,
+  ``stages.{i}.blocks.{j}.spatial_mixing.partial_conv3``,
+  ``stages.{i}.blocks.{j}.mlp.{0,1,3}``, output norms ``norm{i}``;
+* timm (``fasternet_*.in1k``): the native layout plus ``conv_head`` and
+  ``classifier``;
+* official release: one flat ``stages`` sequence whose even entries are
+  stages and odd entries mergers (``stages.{1,3,5}.{reduction,norm}``),
+  classifier ``avgpool_pre_head`` / ``head``, and in the mmdet 2.x detection
+  checkpoints output norms ``norm{0,2,4,6}``.
+
+Safe loading: every checkpoint read through mmengine's ``CheckpointLoader``
+(``load_from``, ``--resume``, ``init_cfg``, the tools) uses
+``torch.load(weights_only=True)`` with an allow-list of exactly the plain data
+types mmengine checkpoints hold. Anything else is refused before it runs.
+"""
+import os
+import pickle
+import re
+from typing import Dict, List, Sequence, Tuple
+
+import numpy as np
+import torch
+
+from .errors import CheckpointMismatchError, MissingFileError, UnsafeCheckpointError
+
+_CLASSIFIER_PREFIXES = ('avgpool_pre_head.', 'head.', 'conv_head.', 'classifier.', 'fc.')
+_OFFICIAL_MERGER = re.compile(r'stages\.\d+\.(reduction|norm)\.')
+_STAGE_KEY = re.compile(r'stages\.(\d+)\.(.*)')
+_OUT_NORM_KEY = re.compile(r'norm(\d+)\.(.*)')
+
+
+def to_native_layout(state_dict: Dict[str, torch.Tensor],
+                     out_indices: Sequence[int] = (0, 1, 2, 3)
+                     ) -> Tuple[Dict[str, torch.Tensor], List[str]]:
+    """Map backbone keys of any supported layout to the native one.
+
+    Args:
+        state_dict: keys relative to the backbone (no ``backbone.`` prefix).
+        out_indices: output norms the model has; others are dropped.
+
+    Returns:
+        ``(converted, dropped)``: the native-layout dict and the keys dropped
+        (classifier, unused output norms).
+    """
+    official = any(_OFFICIAL_MERGER.match(k) for k in state_dict)
+    converted, dropped = {}, []
+    for key, value in state_dict.items():
+        if key.startswith(_CLASSIFIER_PREFIXES):
+            dropped.append(key)
+            continue
+        if official:
+            match = _STAGE_KEY.match(key)
+            if match:
+                index, rest = int(match.group(1)), match.group(2)
+                key = (f'stages.{(index + 1) // 2}.downsample.{rest}'
+                       if index % 2 else f'stages.{index // 2}.{rest}')
+        match = _OUT_NORM_KEY.match(key)
+        if match:
+            index = int(match.group(1)) // 2 if official else int(match.group(1))
+            if index not in out_indices:
+                dropped.append(key)
+                continue
+            key = f'norm{index}.{match.group(2)}'
+        converted[key] = value
+    return converted, dropped
+
+
+def _safe_globals() -> list:
+    """Non-tensor types that mmengine 0.10 checkpoints pickle: its logging
+    history buffers (numpy arrays inside) and numpy scalars in metadata."""
+    from mmengine.logging.history_buffer import HistoryBuffer
+    try:
+        from numpy._core.multiarray import _reconstruct, scalar
+    except ImportError:  # numpy < 2
+        from numpy.core.multiarray import _reconstruct, scalar
+    dtypes = [type(np.dtype(t)) for t in (
+        np.bool_, np.int8, np.int16, np.int32, np.int64, np.uint8, np.uint16, np.uint32,
+        np.uint64, np.float16, np.float32, np.float64)]
+    return [HistoryBuffer, _reconstruct, scalar, np.ndarray, np.dtype, *dtypes]
+
+
+def safe_torch_load(filename: str, map_location=None):
+    """``torch.load`` with ``weights_only=True`` and mmengine's data types
+    allowed; anything else raises :class:`UnsafeCheckpointError` unexecuted."""
+    try:
+        with torch.serialization.safe_globals(_safe_globals()):
+            return torch.load(filename, map_location=map_location, weights_only=True)
+    except pickle.UnpicklingError as err:
+        found = re.search(r'GLOBAL ([\w.]+)', str(err))
+        what = f'the pickled object {found.group(1)}' if found else 'a pickled object'
+        raise UnsafeCheckpointError(
+            f'Refused to load {filename}: it holds {what}, which safe loading does not '
+            'allow (only tensors, plain containers, numpy data and mmengine log buffers); '
+            'nothing in it was executed. Re-save just its weights from a trusted copy, e.g. '
+            "torch.save({'state_dict': model.state_dict()}, path).") from None
+
+
+def _load_local(filename: str, map_location=None):
+    filename = os.path.expanduser(filename)
+    if not os.path.isfile(filename):
+        raise MissingFileError(f'Checkpoint file {filename} does not exist; check the path.')
+    return safe_torch_load(filename, map_location)
+
+
+def _load_http(filename: str, map_location=None, model_dir=None, progress: bool = True):
+    from torch.hub import download_url_to_file, get_dir
+    model_dir = model_dir or os.path.join(get_dir(), 'checkpoints')
+    os.makedirs(model_dir, exist_ok=True)
+    cached = os.path.join(model_dir, os.path.basename(filename.split('?')[0]))
+    if not os.path.exists(cached):
+        download_url_to_file(filename, cached, progress=progress)
+    return safe_torch_load(cached, map_location)
+
+
+def install_safe_loading() -> None:
+    """Route mmengine's local and http checkpoint loaders through
+    :func:`safe_torch_load`. Called on ``import fasternet_dense``."""
+    import mmengine.runner.checkpoint as mmckpt
+    mmckpt.CheckpointLoader.register_scheme(prefixes='', loader=_load_local, force=True)
+    mmckpt.CheckpointLoader.register_scheme(
+        prefixes=['http://', 'https://'], loader=_load_http, force=True)
+    # open-mmlab:// and torchvision:// call this module function directly.
+    mmckpt.load_from_http = _load_http
+
+
+def _unwrap(checkpoint) -> dict:
+    while isinstance(checkpoint, dict):
+        for wrapper in ('state_dict', 'model'):
+            inner = checkpoint.get(wrapper)
+            if isinstance(inner, dict):
+                checkpoint = inner
+                break
+        else:
+            return checkpoint
+    raise CheckpointMismatchError(
+        f'Checkpoint holds a {type(checkpoint).__name__}, not a state dict.')
+
+
+def _strip(state_dict: dict, prefix: str) -> dict:
+    return {(k[len(prefix):] if k.startswith(prefix) else k): v for k, v in state_dict.items()}
+
+
+def load_pretrained_state_dict(path: str) -> Dict[str, torch.Tensor]:
+    """Read a backbone checkpoint of any supported layout for ``init_cfg``.
+
+    Unwraps ``state_dict`` / ``model``, strips ``module.`` and ``model.``;
+    from a whole-detector or segmentor checkpoint keeps the ``backbone.``
+    part. The layout itself is mapped when the backbone loads it.
+    """
+    from mmengine.runner.checkpoint import CheckpointLoader
+    if '://' not in path and not os.path.isfile(os.path.expanduser(path)):
+        raise MissingFileError(
+            f'FasterNet pretrained checkpoint {path} not found. Download the official '
+            'ImageNet weights (see README, "Checkpoints") to that path, or train from '
+            "scratch with model.backbone.init_cfg=None.")
+    state_dict = _unwrap(CheckpointLoader.load_checkpoint(path, map_location='cpu'))
+    state_dict = _strip(state_dict, 'module.')
+    if any(k.startswith('backbone.') for k in state_dict):
+        state_dict = {k[len('backbone.'):]: v for k, v in state_dict.items()
+                      if k.startswith('backbone.')}
+    elif all(k.startswith('model.') for k in state_dict):
+        state_dict = _strip(state_dict, 'model.')
+    return state_dict

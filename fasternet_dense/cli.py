@@ -1,0 +1,187 @@
+"""Train and test entry points shared by detection and segmentation.
+
+The config's ``default_scope`` (``mmdet`` or ``mmseg``) decides the task;
+``tools/train.py`` and ``tools/test.py`` are thin wrappers over
+:func:`train_main` and :func:`test_main`.
+"""
+import argparse
+import os
+import os.path as osp
+import sys
+from typing import Optional, Sequence
+
+import torch
+from mmengine.config import Config, DictAction
+
+from .errors import ConfigError, FasterNetDenseError
+from .preflight import check_datasets, check_pretrained
+
+
+def _common_args(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument('--work-dir', help='where logs and checkpoints go '
+                        '(default: work_dirs/<config name>)')
+    parser.add_argument('--cfg-options', nargs='+', action=DictAction, default={},
+                        help='override config keys, e.g. train_cfg.max_epochs=1')
+    parser.add_argument('--launcher', choices=['none', 'pytorch', 'slurm', 'mpi'],
+                        default='none', help='job launcher (pytorch for torchrun)')
+    # torch.distributed.launch passes --local-rank / --local_rank.
+    parser.add_argument('--local_rank', '--local-rank', type=int, default=0)
+
+
+def load_config(path: str, cfg_options: Optional[dict] = None,
+                work_dir: Optional[str] = None, launcher: str = 'none') -> Config:
+    """Read ``path``, apply overrides and set the work dir and launcher."""
+    if not osp.isfile(path):
+        raise ConfigError(f'Config file {path} not found; configs live in configs/.')
+    cfg = Config.fromfile(path)
+    if cfg_options:
+        cfg.merge_from_dict(cfg_options)
+    if cfg.get('default_scope') not in ('mmdet', 'mmseg'):
+        raise ConfigError(f"Config {path} has default_scope={cfg.get('default_scope')!r}; "
+                          "inherit an mmdet:: or mmseg:: base so it is 'mmdet' or 'mmseg'.")
+    cfg.work_dir = work_dir or cfg.get('work_dir') or osp.join(
+        'work_dirs', osp.splitext(osp.basename(path))[0])
+    cfg.launcher = launcher
+    if launcher != 'none' and not torch.cuda.is_available():
+        # NCCL needs GPUs; gloo runs the same processes on CPU.
+        cfg.setdefault('env_cfg', {}).setdefault('dist_cfg', {})['backend'] = 'gloo'
+    return cfg
+
+
+def build_runner(cfg: Config):
+    """Build the mmengine runner for ``cfg`` in its default scope, with the
+    task's modules registered."""
+    from mmengine.registry import RUNNERS
+    from mmengine.runner import Runner
+    if cfg.default_scope == 'mmdet':
+        from mmdet.utils import register_all_modules
+    else:
+        from mmseg.utils import register_all_modules
+    register_all_modules(init_default_scope=False)
+    if 'runner_type' in cfg:
+        return RUNNERS.build(cfg)
+    return Runner.from_cfg(cfg)
+
+
+def _run(main, argv) -> int:
+    try:
+        main(argv)
+    except FasterNetDenseError as err:
+        print(f'error: {err}', file=sys.stderr)
+        return 2
+    return 0
+
+
+# ---------------------------------------------------------------------- train
+def train_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(description='Train a detector or segmentor.')
+    parser.add_argument('config', help='config file')
+    parser.add_argument('--resume', nargs='?', type=str, const='auto',
+                        help='resume from CKPT, or with no value from the latest '
+                        'checkpoint in the work dir')
+    parser.add_argument('--amp', action='store_true', help='mixed precision (CUDA only)')
+    _common_args(parser)
+    return parser
+
+
+def prepare_train_config(args: argparse.Namespace) -> Config:
+    """The training config with the command line applied and checked."""
+    cfg = load_config(args.config, args.cfg_options, args.work_dir, args.launcher)
+    if args.amp:
+        if not torch.cuda.is_available():
+            raise ConfigError('--amp needs a CUDA GPU; run without --amp on CPU.')
+        cfg.optim_wrapper.type = 'AmpOptimWrapper'
+        cfg.optim_wrapper.loss_scale = 'dynamic'
+    if args.resume == 'auto':
+        cfg.resume = True
+        cfg.load_from = None
+    elif args.resume is not None:
+        cfg.resume = True
+        cfg.load_from = args.resume
+    check_pretrained(cfg)
+    loaders = ('train_dataloader', ) + (('val_dataloader', ) if cfg.get('val_cfg') else ())
+    check_datasets(cfg, loaders)
+    return cfg
+
+
+def _train(argv: Optional[Sequence[str]]) -> None:
+    args = train_parser().parse_args(argv)
+    os.environ.setdefault('LOCAL_RANK', str(args.local_rank))
+    cfg = prepare_train_config(args)
+    runner = build_runner(cfg)
+    runner.train()
+
+
+def train_main(argv: Optional[Sequence[str]] = None) -> int:
+    return _run(_train, argv)
+
+
+# ----------------------------------------------------------------------- test
+def test_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(description='Evaluate a checkpoint.')
+    parser.add_argument('config', help='config file')
+    parser.add_argument('checkpoint', help='checkpoint file (this toolkit\'s, or an '
+                        'official mmdet 2.x FasterNet one)')
+    parser.add_argument('--show-dir', help='write pictures of the predictions here')
+    parser.add_argument('--out', help='detection: dump raw results to this .pkl file; '
+                        'segmentation: write predicted label maps into this folder')
+    _common_args(parser)
+    return parser
+
+
+def _enable_visualization(cfg: Config, show_dir: str) -> None:
+    hook = cfg.default_hooks.get('visualization')
+    if hook is None:
+        raise ConfigError('--show-dir needs default_hooks.visualization in the config.')
+    hook['draw'] = True
+    if cfg.default_scope == 'mmdet':
+        hook['test_out_dir'] = osp.abspath(show_dir)
+    else:
+        cfg.visualizer['save_dir'] = osp.abspath(show_dir)
+        hook['interval'] = 1
+
+
+def prepare_test_config(args: argparse.Namespace) -> Config:
+    cfg = load_config(args.config, args.cfg_options, args.work_dir, args.launcher)
+    if not osp.isfile(args.checkpoint):
+        raise ConfigError(f'Checkpoint {args.checkpoint} not found; pass the .pth file '
+                          'written by tools/train.py (work_dirs/...).')
+    cfg.load_from = args.checkpoint
+    cfg.resume = False
+    if args.show_dir:
+        _enable_visualization(cfg, args.show_dir)
+    if args.out:
+        if cfg.default_scope == 'mmdet':
+            if not args.out.endswith(('.pkl', '.pickle')):
+                raise ConfigError(f'--out {args.out} must end with .pkl for detection.')
+            evaluators = cfg.test_evaluator if isinstance(cfg.test_evaluator, list) else [
+                cfg.test_evaluator]
+            cfg.test_evaluator = [*evaluators, dict(type='DumpDetResults',
+                                                    out_file_path=args.out)]
+        else:
+            cfg.test_evaluator['output_dir'] = args.out
+            cfg.test_evaluator['keep_results'] = True
+    check_datasets(cfg, ('test_dataloader', ))
+    return cfg
+
+
+def _test(argv: Optional[Sequence[str]]) -> None:
+    args = test_parser().parse_args(argv)
+    os.environ.setdefault('LOCAL_RANK', str(args.local_rank))
+    cfg = prepare_test_config(args)
+    runner = build_runner(cfg)
+    metrics = runner.test()
+    if runner.rank == 0:
+        print(format_metrics(metrics))
+
+
+def format_metrics(metrics: dict) -> str:
+    """A two-column table of the evaluator's scalar metrics."""
+    rows = [(k, f'{v:.4f}' if isinstance(v, float) else str(v)) for k, v in metrics.items()
+            if isinstance(v, (int, float, str))]
+    width = max((len(k) for k, _ in rows), default=0)
+    return '\n'.join(f'{k:<{width}}  {v}' for k, v in rows)
+
+
+def test_main(argv: Optional[Sequence[str]] = None) -> int:
+    return _run(_test, argv)

@@ -1,0 +1,29 @@
+"""Errors with a message that names the problem and the fix.
+
+The tools print these as one line (``error: ...``) instead of a traceback.
+Each also derives from the builtin a caller would expect to catch.
+"""
+
+
+class FasterNetDenseError(Exception):
+    """Base of the toolkit's user-facing errors."""
+
+
+class ConfigError(FasterNetDenseError, ValueError):
+    """A config value is invalid (unknown arch, out-of-range index, ...)."""
+
+
+class CheckpointMismatchError(FasterNetDenseError, ValueError):
+    """A checkpoint's tensors do not fit the model (another arch, say)."""
+
+
+class UnsafeCheckpointError(FasterNetDenseError, RuntimeError):
+    """A checkpoint holds a pickled object outside the safe allow-list."""
+
+
+class MissingFileError(FasterNetDenseError, FileNotFoundError):
+    """A dataset, annotation file or checkpoint is not where the config says."""
+
+
+class DatasetError(FasterNetDenseError, ValueError):
+    """Dataset content is invalid (bad annotations, unreadable images, ...)."""

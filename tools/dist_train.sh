@@ -1,0 +1,14 @@
+#!/usr/bin/env bash
+# Distributed training through torchrun: tools/dist_train.sh CONFIG GPUS [train.py options]
+# On a machine without CUDA the processes use the gloo backend on CPU.
+set -euo pipefail
+CONFIG=$1
+GPUS=$2
+shift 2
+NNODES=${NNODES:-1}
+NODE_RANK=${NODE_RANK:-0}
+PORT=${PORT:-29500}
+MASTER_ADDR=${MASTER_ADDR:-127.0.0.1}
+exec "${PYTHON:-python}" -m torch.distributed.run --nnodes="$NNODES" --node_rank="$NODE_RANK" --master_addr="$MASTER_ADDR" \
+  --nproc_per_node="$GPUS" --master_port="$PORT" \
+  "$(dirname "$0")/train.py" "$CONFIG" --launcher pytorch "$@"

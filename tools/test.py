@@ -1,0 +1,7 @@
+"""Evaluate a checkpoint: python tools/test.py CONFIG CHECKPOINT [options]."""
+import sys
+
+from fasternet_dense.cli import test_main
+
+if __name__ == '__main__':
+    sys.exit(test_main())
