@@ -67,7 +67,7 @@ def resolve_arch(arch: Union[str, dict]) -> dict:
                 f'embed_dim, depths and optionally {sorted(_CUSTOM_ARCH_KEYS - {"embed_dim", "depths"})}.')
         if len(arch['depths']) != 4:
             raise ConfigError(f"Custom FasterNet arch needs 4 depths, got {arch['depths']}.")
-        settings = dict(act='ReLU', drop_path_rate=0.0, name='custom', **arch)
+        settings = dict(dict(act='ReLU', drop_path_rate=0.0, name='custom'), **arch)
     else:
         raise ConfigError(f'FasterNet arch must be a name or a dict, got {type(arch).__name__}.')
     settings.setdefault('mlp_ratio', 2.0)

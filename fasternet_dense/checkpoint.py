@@ -70,9 +70,25 @@ def to_native_layout(state_dict: Dict[str, torch.Tensor],
     return converted, dropped
 
 
+_HISTORY_STATISTICS = ('min', 'max', 'current', 'mean')
+
+
+def _history_buffer_method(owner, name: str):
+    """Stand-in for ``getattr`` while unpickling: mmengine's ``HistoryBuffer``
+    pickles its statistics table as ``getattr(HistoryBuffer, 'min')`` and so
+    on. Only those four lookups are served; any other use of ``getattr`` in a
+    checkpoint is refused, so it cannot reach arbitrary attributes."""
+    from mmengine.logging.history_buffer import HistoryBuffer
+    if owner is HistoryBuffer and name in _HISTORY_STATISTICS:
+        return getattr(HistoryBuffer, name)
+    raise pickle.UnpicklingError(
+        f'Unsupported GLOBAL builtins.getattr (asked for {name!r} of {owner!r})')
+
+
 def _safe_globals() -> list:
-    """Non-tensor types that mmengine 0.10 checkpoints pickle: its logging
-    history buffers (numpy arrays inside) and numpy scalars in metadata."""
+    """Exactly the non-tensor objects that mmengine 0.10 checkpoints pickle:
+    its logging history buffers (numpy arrays and their statistics methods
+    inside) and numpy scalars in metadata."""
     from mmengine.logging.history_buffer import HistoryBuffer
     try:
         from numpy._core.multiarray import _reconstruct, scalar
@@ -81,7 +97,8 @@ def _safe_globals() -> list:
     dtypes = [type(np.dtype(t)) for t in (
         np.bool_, np.int8, np.int16, np.int32, np.int64, np.uint8, np.uint16, np.uint32,
         np.uint64, np.float16, np.float32, np.float64)]
-    return [HistoryBuffer, _reconstruct, scalar, np.ndarray, np.dtype, *dtypes]
+    return [HistoryBuffer, _reconstruct, scalar, np.ndarray, np.dtype, *dtypes,
+            (_history_buffer_method, 'builtins.getattr')]
 
 
 def safe_torch_load(filename: str, map_location=None):

@@ -39,16 +39,20 @@ def test_parameter_count_matches_paper(arch):
     model = FasterNet(arch)
     # The dense backbone is the ImageNet model without its classifier head
     # (1x1 conv 8c -> 1280 and a 1280 -> 1000 linear layer) plus output norms.
+    # The paper prints one decimal; five arches round to it exactly, S is
+    # 31.18M (the official code and timm give the same) against a printed
+    # 31.1M, so the check allows 0.1M.
     imagenet_total = backbone_without_out_norms(model) + imagenet_head_parameters(arch)
-    assert round(imagenet_total / 1e6, 1) == PAPER_IMAGENET_PARAMS_M[arch]
+    assert abs(imagenet_total / 1e6 - PAPER_IMAGENET_PARAMS_M[arch]) <= 0.1
 
 
 def test_parameter_count_figures_for_s():
     model = FasterNet('s')
-    # FasterNet-S: 31.1M on ImageNet = 28.51M backbone + 2.59M head; the four
-    # output norms add 2 * (128 + 256 + 512 + 1024) = 3840.
-    assert backbone_without_out_norms(model) == 28_508_928
-    assert imagenet_head_parameters('s') == 2_592_232
+    # FasterNet-S: 31_181_032 on ImageNet = 28_589_312 backbone + 2_591_720
+    # head (1024 * 1280 conv + 1280 * 1000 + 1000 linear); the four output
+    # norms add 2 * (128 + 256 + 512 + 1024) = 3840.
+    assert backbone_without_out_norms(model) == 28_589_312
+    assert imagenet_head_parameters('s') == 1024 * 1280 + 1280 * 1000 + 1000 == 2_591_720
     assert count_parameters(model) - backbone_without_out_norms(model) == 3840
 
 

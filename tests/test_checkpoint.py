@@ -2,6 +2,7 @@
 import re
 
 import pytest
+import numpy as np
 import torch
 import torch.nn as nn
 
@@ -189,11 +190,26 @@ def test_foreign_pickled_object_is_refused_and_not_run(tmp_path):
     marker = tmp_path / 'marker'
     path = tmp_path / 'evil.pth'
     torch.save({'state_dict': {'w': torch.zeros(1)}, 'meta': Payload(str(marker))}, path)
-    with pytest.raises(UnsafeCheckpointError, match=r'Refused to load .*evil\.pth.*builtins'):
+    with pytest.raises(UnsafeCheckpointError, match=r'Refused to load .*evil\.pth.*pickled object io\.open'):
         CheckpointLoader.load_checkpoint(str(path), map_location='cpu')
     with pytest.raises(UnsafeCheckpointError):
         load_pretrained_state_dict(str(path))
     assert not marker.exists()
+
+
+class AttributePayload:
+    """Pickles to ``getattr(numpy.ndarray, 'tofile')``: a lookup outside the
+    statistics methods that mmengine's log buffers need."""
+
+    def __reduce__(self):
+        return (getattr, (np.ndarray, 'tofile'))
+
+
+def test_getattr_beyond_log_buffer_methods_is_refused(tmp_path):
+    path = tmp_path / 'attr.pth'
+    torch.save({'state_dict': {'w': torch.zeros(1)}, 'meta': AttributePayload()}, path)
+    with pytest.raises(UnsafeCheckpointError, match=r'attr\.pth.*builtins\.getattr'):
+        load_pretrained_state_dict(str(path))
 
 
 def _tiny_runner(work_dir, max_iters, resume=False):
