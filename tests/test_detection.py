@@ -1,4 +1,8 @@
 """Detection: the COCO configs, other mmdet detectors, pre-flight errors."""
+import os
+import subprocess
+import sys
+
 import pytest
 import torch
 from mmengine.config import Config
@@ -79,3 +83,32 @@ def test_backbone_trains_in_other_mmdet_detectors(tmp_path, name):
     loss.backward()
     grad = model.backbone.patch_embed.proj.weight.grad
     assert grad is not None and grad.abs().sum() > 0
+
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+def run_train(*args):
+    return subprocess.run([sys.executable, 'tools/train.py', *args], cwd=ROOT,
+                          capture_output=True, text=True, timeout=300)
+
+
+def test_missing_imagenet_checkpoint_stops_before_the_dataset(tmp_path):
+    proc = run_train('configs/maskrcnn_fasternet_s_coco.py', '--work-dir', str(tmp_path))
+    assert proc.returncode == 2
+    line = proc.stderr.strip()
+    assert '\n' not in line, line
+    assert 'checkpoints/fasternet_s-epoch.299-val_acc1.81.2840.pth' in line
+    assert 'https://github.com/JierunChen/FasterNet/releases/download/v1.0/' in line
+    assert 'model.backbone.init_cfg=None' in line
+
+
+def test_missing_coco_is_one_clear_line_naming_the_path(tmp_path):
+    proc = run_train('configs/maskrcnn_fasternet_s_coco.py', '--work-dir', str(tmp_path),
+                     '--cfg-options', 'model.backbone.init_cfg=None',
+                     f'train_dataloader.dataset.data_root={tmp_path}/coco/')
+    assert proc.returncode == 2
+    line = proc.stderr.strip()
+    assert '\n' not in line, line
+    assert f'{tmp_path}/coco/annotations/instances_train2017.json' in line
+    assert '--cfg-options' in line

@@ -1,0 +1,173 @@
+"""Semantic FPN: the ADE20K configs, every variant through mmseg, and the toy
+ADE set end to end (learning, the test tool, pre-flight errors)."""
+import os
+import subprocess
+import sys
+
+import pytest
+import torch
+from mmengine.config import Config
+
+from fasternet_dense import FasterNet, cli
+from fasternet_dense.toydata import make_toy_ade
+
+ARCHS = ['t0', 't1', 't2', 's', 'm', 'l']
+CKPTS = {
+    't0': 'fasternet_t0-epoch.281-val_acc1.71.9180.pth',
+    't1': 'fasternet_t1-epoch.291-val_acc1.76.2180.pth',
+    't2': 'fasternet_t2-epoch.289-val_acc1.78.8860.pth',
+    's': 'fasternet_s-epoch.299-val_acc1.81.2840.pth',
+    'm': 'fasternet_m-epoch.291-val_acc1.82.9620.pth',
+    'l': 'fasternet_l-epoch.299-val_acc1.83.5060.pth',
+}
+TOY_CONFIG = 'configs/semfpn_fasternet_t0_toyade.py'
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+def build_segmentor(model_cfg):
+    from mmseg.registry import MODELS
+    from mmseg.utils import register_all_modules
+    register_all_modules()
+    return MODELS.build(model_cfg)
+
+
+@pytest.mark.parametrize('arch', ARCHS)
+def test_ade20k_config_follows_the_peer_recipe(arch):
+    cfg = Config.fromfile(f'configs/semfpn_fasternet_{arch}_ade20k.py')
+    assert cfg.default_scope == 'mmseg'
+    assert cfg.model.pretrained is None
+    backbone = cfg.model.backbone
+    assert backbone.type == 'FasterNet' and backbone.arch == arch
+    assert backbone.init_cfg == dict(type='Pretrained', checkpoint=f'checkpoints/{CKPTS[arch]}')
+    assert cfg.model.neck.in_channels == list(FasterNet(arch).channels)
+    assert cfg.model.neck.out_channels == 256
+    assert cfg.model.decode_head.channels == 128 and cfg.model.decode_head.num_classes == 150
+    assert cfg.train_dataloader.batch_size == 4  # x 8 GPUs = 32
+    assert cfg.train_cfg.max_iters == 40000 and cfg.train_cfg.val_interval == 4000
+    assert cfg.default_hooks.checkpoint.interval == 4000
+    assert cfg.optim_wrapper.optimizer == dict(type='AdamW', lr=2e-4, weight_decay=1e-4)
+    (poly, ) = cfg.param_scheduler
+    assert (poly.type, poly.power, poly.eta_min, poly.end) == ('PolyLR', 0.9, 0.0, 40000)
+    resize = [t for t in cfg.train_pipeline if t.type == 'RandomResize'][0]
+    assert resize.scale == (2048, 512) and resize.ratio_range == (0.5, 2.0)
+    crop = [t for t in cfg.train_pipeline if t.type == 'RandomCrop'][0]
+    assert crop.crop_size == (512, 512)
+    test_types = [t.type for t in cfg.test_dataloader.dataset.pipeline]
+    assert test_types.index('Resize') < test_types.index('ResizeToMultiple')
+    assert cfg.test_dataloader.dataset.pipeline[1].scale == (2048, 512)
+    assert cfg.train_dataloader.dataset.data_root == 'data/ade/ADEChallengeData2016'
+
+
+@pytest.mark.parametrize('arch', ARCHS)
+def test_every_variant_builds_through_mmseg_and_takes_a_loss_step(arch):
+    from mmseg.structures import SegDataSample
+    from mmengine.structures import PixelData
+    cfg = Config.fromfile(f'configs/semfpn_fasternet_{arch}_ade20k.py')
+    cfg.model.backbone.init_cfg = None
+    cfg.model.data_preprocessor.size = (96, 128)
+    model = build_segmentor(cfg.model)
+    model.init_weights()
+    model.train()
+    assert isinstance(model.backbone, FasterNet)
+    torch.manual_seed(0)
+    inputs, samples = [], []
+    for _ in range(2):
+        inputs.append(torch.randint(0, 256, (3, 96, 128), dtype=torch.uint8))
+        sample = SegDataSample()
+        sample.gt_sem_seg = PixelData(data=torch.randint(0, 150, (1, 96, 128)))
+        sample.set_metainfo(dict(img_shape=(96, 128), ori_shape=(96, 128), pad_shape=(96, 128)))
+        samples.append(sample)
+    data = model.data_preprocessor(dict(inputs=inputs, data_samples=samples), True)
+    loss, _ = model.parse_losses(model(**data, mode='loss'))
+    assert torch.isfinite(loss) and loss > 0
+    loss.backward()
+    assert model.backbone.patch_embed.proj.weight.grad.abs().sum() > 0
+
+
+def toy_options(root, **extra):
+    root = str(root)
+    options = {}
+    for loader in ('train_dataloader', 'val_dataloader', 'test_dataloader'):
+        options[f'{loader}.dataset.data_root'] = root
+        options[f'{loader}.num_workers'] = 0
+        options[f'{loader}.persistent_workers'] = False
+    options.update(extra)
+    return options
+
+
+def as_argv(options):
+    return ['--cfg-options', *(f'{k}={v}' for k, v in options.items())]
+
+
+@pytest.fixture(scope='module')
+def toy_ade(tmp_path_factory):
+    root = tmp_path_factory.mktemp('toy_ade')
+    make_toy_ade(str(root), num_train=64, num_val=16)
+    return root
+
+
+@pytest.mark.slow
+def test_brief_training_lowers_loss_and_beats_untrained_miou(toy_ade, tmp_path):
+    options = toy_options(toy_ade, **{
+        'train_cfg.max_iters': 150, 'train_cfg.val_interval': 150,
+        'param_scheduler.0.end': 10, 'param_scheduler.1.begin': 10,
+        'param_scheduler.1.end': 150, 'default_hooks.checkpoint.interval': 150,
+        'randomness.seed': 0})
+    cfg = cli.load_config(TOY_CONFIG, options, str(tmp_path))
+    runner = cli.build_runner(cfg)
+    runner.model.init_weights()
+    untrained = runner.val()['mIoU']
+    runner.train()
+    trained = runner.val()['mIoU']
+    losses = runner.message_hub.get_scalar('train/loss').data[0]
+    first, last = losses[:10].mean(), losses[-10:].mean()
+    assert last < 0.7 * first, (first, last)
+    assert trained > untrained + 10, (untrained, trained)  # mmseg reports percent
+
+
+@pytest.mark.slow
+def test_test_tool_prints_segmentation_metrics_and_pictures(toy_ade, tmp_path):
+    options = toy_options(toy_ade)
+    cfg = cli.load_config(TOY_CONFIG, options, str(tmp_path))
+    runner = cli.build_runner(cfg)
+    runner.model.init_weights()
+    path = tmp_path / 'random.pth'
+    torch.save({'state_dict': runner.model.state_dict(), 'meta': {}}, path)
+    show = tmp_path / 'show'
+    proc = subprocess.run(
+        [sys.executable, 'tools/test.py', TOY_CONFIG, str(path), '--work-dir',
+         str(tmp_path / 'w'), '--show-dir', str(show), '--out', str(tmp_path / 'labels'),
+         *as_argv(options)],
+        cwd=ROOT, capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    for key in ('mIoU', 'mAcc', 'aAcc'):
+        assert key in proc.stdout
+    pictures = [f for _, _, files in os.walk(show) for f in files if f.endswith('.png')]
+    assert len(pictures) == 16
+    labels = [f for _, _, files in os.walk(tmp_path / 'labels') for f in files]
+    assert len(labels) == 16
+
+
+def test_missing_ade20k_is_one_clear_line_before_building(tmp_path):
+    proc = subprocess.run(
+        [sys.executable, 'tools/train.py', 'configs/semfpn_fasternet_t0_ade20k.py',
+         '--work-dir', str(tmp_path), '--cfg-options', 'model.backbone.init_cfg=None',
+         f'train_dataloader.dataset.data_root={tmp_path}/nowhere'],
+        cwd=ROOT, capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 2
+    lines = proc.stderr.strip().splitlines()
+    assert len(lines) == 1, proc.stderr
+    assert f'{tmp_path}/nowhere/images/training' in lines[0] and '--cfg-options' in lines[0]
+
+
+def test_missing_imagenet_checkpoint_says_where_to_get_it(tmp_path):
+    proc = subprocess.run(
+        [sys.executable, 'tools/train.py', 'configs/semfpn_fasternet_s_ade20k.py',
+         '--work-dir', str(tmp_path)],
+        cwd=ROOT, capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 2
+    line = proc.stderr.strip()
+    assert '\n' not in line, line
+    assert 'checkpoints/fasternet_s-epoch.299-val_acc1.81.2840.pth' in line
+    assert 'https://github.com/JierunChen/FasterNet/releases/download/v1.0/' in line
+    assert 'model.backbone.init_cfg=None' in line
