@@ -6,8 +6,12 @@ config on CPU, evaluates again and writes work_dirs/demo_<task>/predictions.png.
 import argparse
 import json
 import sys
+import warnings
 
-from fasternet_dense.demo import DEMOS, run_demo
+# mmengine imports the deprecated pkg_resources; its warning is not ours to fix.
+warnings.filterwarnings('ignore', message='pkg_resources is deprecated', category=UserWarning)
+
+from fasternet_dense.demo import DEMOS, run_demo  # noqa: E402
 
 
 def main() -> int:

@@ -1,7 +1,11 @@
 """Train a detector or segmentor: python tools/train.py CONFIG [options]."""
 import sys
+import warnings
 
-from fasternet_dense.cli import train_main
+# mmengine imports the deprecated pkg_resources; its warning is not ours to fix.
+warnings.filterwarnings('ignore', message='pkg_resources is deprecated', category=UserWarning)
+
+from fasternet_dense.cli import train_main  # noqa: E402
 
 if __name__ == '__main__':
     sys.exit(train_main())
