@@ -11,8 +11,10 @@ from .backbone import (ARCH_SETTINGS, FasterNet, FasterNetBlock, PartialConv,
 from .checkpoint import install_safe_loading, safe_torch_load, to_native_layout
 from .errors import (CheckpointMismatchError, ConfigError, DatasetError, FasterNetDenseError,
                      MissingFileError, UnsafeCheckpointError)
+from .resume import install_resume_support
 
 install_safe_loading()
+install_resume_support()
 
 __version__ = '0.1.0'
 __all__ = [

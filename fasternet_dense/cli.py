@@ -14,7 +14,9 @@ import torch
 from mmengine.config import Config, DictAction
 
 from .errors import ConfigError, FasterNetDenseError
-from .preflight import check_datasets, check_pretrained
+from .datacheck import check_data
+from .preflight import check_datasets, check_model_config, check_pretrained, check_resume
+from .resume import add_step_seed_hook
 
 
 def _common_args(parser: argparse.ArgumentParser) -> None:
@@ -101,6 +103,10 @@ def prepare_train_config(args: argparse.Namespace) -> Config:
     check_pretrained(cfg)
     loaders = ('train_dataloader', ) + (('val_dataloader', ) if cfg.get('val_cfg') else ())
     check_datasets(cfg, loaders)
+    check_model_config(cfg)
+    check_data(cfg, loaders)
+    check_resume(cfg)
+    add_step_seed_hook(cfg)
     return cfg
 
 
@@ -162,6 +168,7 @@ def prepare_test_config(args: argparse.Namespace) -> Config:
             cfg.test_evaluator['output_dir'] = args.out
             cfg.test_evaluator['keep_results'] = True
     check_datasets(cfg, ('test_dataloader', ))
+    check_model_config(cfg)
     return cfg
 
 

@@ -1,26 +1,30 @@
 """Checks that run before a model or dataset is built, so a missing file is
 one clear line instead of a traceback twenty minutes into a run."""
+import os
 import os.path as osp
 from typing import Iterator, List, Optional, Tuple
 
 from mmengine.config import Config, ConfigDict
 
-from .errors import MissingFileError
+from .errors import ConfigError, MissingFileError
 
 # Where the official ImageNet weights are published.
 OFFICIAL_RELEASE = 'https://github.com/JierunChen/FasterNet/releases/download/v1.0/'
 
 
-def _leaf_datasets(dataset: dict) -> Iterator[dict]:
+def leaf_datasets(dataset: dict) -> Iterator[dict]:
     """Yield the datasets that read files, through wrappers such as
     RepeatDataset, ClassBalancedDataset and ConcatDataset."""
     if 'datasets' in dataset:
         for inner in dataset['datasets']:
-            yield from _leaf_datasets(inner)
+            yield from leaf_datasets(inner)
     elif 'dataset' in dataset:
-        yield from _leaf_datasets(dataset['dataset'])
+        yield from leaf_datasets(dataset['dataset'])
     else:
         yield dataset
+
+
+_leaf_datasets = leaf_datasets  # former name
 
 
 def dataset_paths(dataset: dict) -> List[Tuple[str, str]]:
@@ -47,7 +51,7 @@ def check_datasets(cfg: Config, loaders: Tuple[str, ...]) -> None:
         loader_cfg = cfg.get(loader)
         if not loader_cfg or not loader_cfg.get('dataset'):
             continue
-        for dataset in _leaf_datasets(loader_cfg['dataset']):
+        for dataset in leaf_datasets(loader_cfg['dataset']):
             for what, path in dataset_paths(dataset):
                 exists = osp.isfile(path) if what == 'annotation file' else osp.isdir(path)
                 if not exists:
@@ -83,3 +87,134 @@ def check_pretrained(cfg: Config) -> None:
         f'ImageNet checkpoint for the backbone not found at {path}. Download '
         f'{OFFICIAL_RELEASE}{osp.basename(path)} to that path, or train from scratch '
         f'with --cfg-options {where}=None.')
+
+
+# ------------------------------------------------------------ model config
+# Necks that take one input per backbone output, with in_channels listing them.
+_PER_OUTPUT_NECKS = ('FPN', 'PAFPN', 'NASFPN', 'FPN_CARAFE', 'ChannelMapper', 'MultiLevelNeck')
+
+
+def _type_name(type_) -> str:
+    if isinstance(type_, type):
+        return type_.__name__
+    return str(type_).split('.')[-1]
+
+
+def _cfg_list(values) -> str:
+    """A list as ``--cfg-options`` takes it: ``[40,80,160,320]``."""
+    return '[' + ','.join(str(v) for v in values) + ']'
+
+
+def fasternet_outputs(backbone: dict) -> Tuple[str, List[int]]:
+    """``(name, channels)`` of the outputs of a FasterNet backbone config, in
+    the order the backbone returns them (ascending stage).
+
+    The backbone is constructed on the ``meta`` device (no memory, no
+    weights), so its own argument checks run and raise :class:`ConfigError`.
+    """
+    import torch
+
+    from .backbone import FasterNet
+    args = {k: v for k, v in backbone.items() if k != 'type'}
+    try:
+        with torch.device('meta'):
+            net = FasterNet(**args)
+    except TypeError as err:
+        raise ConfigError(f'model.backbone: {err}; see FasterNet\'s arguments in '
+                          'fasternet_dense/backbone.py.') from None
+    name = 'FasterNet-' + (net.arch_name.upper() if net.arch_name != 'custom' else 'custom')
+    return name, [net.channels[i] for i in sorted(net.out_indices)]
+
+
+def _check_inputs(where: str, given, expected: List[int], name: str) -> None:
+    if list(given) != list(expected):
+        raise ConfigError(
+            f'{where} {list(given)} do not match {name} outputs {list(expected)}; set '
+            f'{where}={_cfg_list(expected)} (or change the backbone arch / out_indices).')
+
+
+def _check_head(where: str, head: dict, outputs: List[int], name: str) -> None:
+    in_channels, in_index = head.get('in_channels'), head.get('in_index', -1)
+    if in_channels is None:
+        return
+    if isinstance(in_channels, (list, tuple)):
+        index = list(in_index) if isinstance(in_index, (list, tuple)) else list(
+            range(len(in_channels)))
+        if any(not -len(outputs) <= i < len(outputs) for i in index):
+            raise ConfigError(f'{where}.in_index {index} is out of range for the '
+                              f'{len(outputs)} outputs of {name}.')
+        _check_inputs(f'{where}.in_channels', in_channels, [outputs[i] for i in index], name)
+    elif isinstance(in_index, int):
+        if not -len(outputs) <= in_index < len(outputs):
+            raise ConfigError(f'{where}.in_index {in_index} is out of range for the '
+                              f'{len(outputs)} outputs of {name}.')
+        if in_channels != outputs[in_index]:
+            raise ConfigError(
+                f'{where}.in_channels {in_channels} does not match {name} output '
+                f'{in_index} ({outputs[in_index]} channels); set '
+                f'{where}.in_channels={outputs[in_index]}.')
+
+
+def check_model_config(cfg: Config) -> None:
+    """Check a FasterNet backbone's arguments (arch, out_indices,
+    frozen_stages, ...) and that the module reading its outputs expects
+    their channels: ``model.neck.in_channels`` for FPN-like necks, or, with
+    no neck, the ``in_channels`` / ``in_index`` of mmseg's decode and
+    auxiliary heads. Raises :class:`ConfigError` naming the values to set.
+    Other backbones are not checked."""
+    model = cfg.get('model') or {}
+    backbone = model.get('backbone') or {}
+    if _type_name(backbone.get('type')) != 'FasterNet':
+        return
+    name, outputs = fasternet_outputs(backbone)
+    neck = model.get('neck')
+    if isinstance(neck, (list, tuple)):
+        neck = neck[0] if neck else None
+    if neck:
+        in_channels = neck.get('in_channels')
+        if _type_name(neck.get('type')) in _PER_OUTPUT_NECKS and isinstance(
+                in_channels, (list, tuple)):
+            _check_inputs('model.neck.in_channels', in_channels, outputs, name)
+        return
+    for key in ('decode_head', 'auxiliary_head'):
+        heads = model.get(key)
+        if not heads:
+            continue
+        if isinstance(heads, (list, tuple)):
+            for i, head in enumerate(heads):
+                _check_head(f'model.{key}.{i}', head, outputs, name)
+        else:
+            _check_head(f'model.{key}', heads, outputs, name)
+
+
+# ------------------------------------------------------------------ resume
+def check_resume(cfg: Config) -> None:
+    """Settle the checkpoint a resumed run starts from, before anything is
+    built.
+
+    With an explicit checkpoint (``--resume PATH``), raise
+    :class:`MissingFileError` if it is missing, truncated or corrupt. With
+    automatic resume, pick it with
+    :func:`fasternet_dense.resume.find_resumable_checkpoint` (which warns
+    and falls back to an older complete checkpoint, or raises) and set
+    ``cfg.load_from`` to it; leftover temporary files of a save that was
+    killed are removed.
+    """
+    from .resume import checkpoint_problem, find_resumable_checkpoint, remove_stale_temp_files
+    if not cfg.get('resume'):
+        return
+    path = cfg.get('load_from')
+    if path:
+        if '://' in path:
+            return
+        problem = checkpoint_problem(path)
+        if problem:
+            raise MissingFileError(f'Cannot resume from {path}: the checkpoint is {problem}. '
+                                   'Pass a complete checkpoint, or use --resume with no value '
+                                   'to take the newest complete one in the work dir.')
+        return
+    if int(os.environ.get('RANK', '0')) == 0:
+        remove_stale_temp_files(cfg.work_dir)
+    found = find_resumable_checkpoint(cfg.work_dir)
+    if found:
+        cfg.load_from = found

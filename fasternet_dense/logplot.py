@@ -1,0 +1,149 @@
+"""Training curves from mmengine's scalar logs.
+
+mmengine's ``LocalVisBackend`` (in the mmdet and mmseg default runtimes)
+writes ``<work_dir>/<timestamp>/vis_data/scalars.json``, one JSON object per
+line: training records every ``logger.interval`` iterations (``lr``,
+``loss``, ``loss_*``, ``time``, ``data_time``, ..., ``step`` = iteration) and
+one record per validation (the metrics, e.g. ``coco/bbox_mAP`` or ``mIoU``,
+with ``step`` = epoch for epoch-based and iteration for iteration-based
+training). A resumed run adds a new timestamp folder; :func:`read_scalars`
+merges them in time order, later values replacing earlier ones at the same
+step.
+"""
+import glob
+import json
+import os.path as osp
+from typing import Dict, List, Optional, Sequence, Tuple
+
+from .errors import ConfigError, MissingFileError
+
+# Record keys that are bookkeeping, not curves.
+_NOT_CURVES = ('step', 'epoch', 'iter', 'time', 'data_time', 'memory', 'eta')
+# Headline metrics plotted by default when the log has them.
+_HEADLINE = ('bbox_mAP', 'segm_mAP', 'mIoU')
+
+Series = Dict[str, Dict[int, float]]
+
+
+def find_scalar_files(path: str) -> List[str]:
+    """``scalars.json`` files of a work dir (oldest run first), of one run's
+    timestamp folder, or ``[path]`` for a file."""
+    if osp.isfile(path):
+        return [path]
+    if not osp.isdir(path):
+        raise MissingFileError(f'{path} is neither a work dir nor a scalars.json file.')
+    files = sorted(glob.glob(osp.join(path, '*', 'vis_data', 'scalars.json')))
+    own = osp.join(path, 'vis_data', 'scalars.json')
+    if osp.isfile(own):
+        files.append(own)
+    if not files:
+        raise MissingFileError(
+            f'No <timestamp>/vis_data/scalars.json under {path}; mmengine writes it when '
+            "the config's visualizer has vis_backends=[dict(type='LocalVisBackend')].")
+    return files
+
+
+def _is_loss(key: str) -> bool:
+    """``loss``, ``loss_cls``, ``decode.loss_ce``, ..."""
+    return key.split('.')[-1].startswith('loss')
+
+
+def _is_training(record: dict) -> bool:
+    return 'lr' in record or any(_is_loss(k) for k in record)
+
+
+def read_scalars(files: Sequence[str]) -> Tuple[Series, Series, bool]:
+    """Read scalar logs.
+
+    Returns:
+        ``(train, val, val_by_epoch)``: ``train[key][iteration] = value`` and
+        ``val[key][step] = value`` for every numeric key, and whether the
+        validation steps count epochs (training records carry ``epoch``
+        only in epoch-based runs).
+    """
+    train: Series = {}
+    val: Series = {}
+    by_epoch = False
+    for path in files:
+        with open(path) as f:
+            for number, line in enumerate(f, 1):
+                line = line.strip()
+                if not line:
+                    continue
+                try:
+                    record = json.loads(line)
+                except ValueError:
+                    # The last line of a killed run may be cut off.
+                    continue
+                if not isinstance(record, dict) or 'step' not in record:
+                    continue
+                step = int(record['step'])
+                training = _is_training(record)
+                by_epoch = by_epoch or (training and 'epoch' in record)
+                target = train if training else val
+                for key, value in record.items():
+                    if key in _NOT_CURVES or isinstance(value, bool) or not isinstance(
+                            value, (int, float)):
+                        continue
+                    target.setdefault(key, {})[step] = float(value)
+    return train, val, by_epoch
+
+
+def default_keys(train: Series, val: Series) -> List[str]:
+    """Every loss of the training records, and the headline validation
+    metrics (``*/bbox_mAP``, ``*/segm_mAP``, ``mIoU``) or, without those,
+    every validation metric."""
+    losses = sorted(k for k in train if _is_loss(k))
+    if 'loss' in losses:  # the total first
+        losses.remove('loss')
+        losses.insert(0, 'loss')
+    headline = [k for k in sorted(val) if k.split('/')[-1] in _HEADLINE]
+    return losses + (headline or sorted(val))
+
+
+def plot_scalars(path: str, out: str, keys: Optional[Sequence[str]] = None) -> str:
+    """Plot training curves of a work dir (or ``scalars.json``) into ``out``.
+
+    Losses (and other training keys) go in the top panel against the
+    iteration; validation metrics in the bottom panel against the epoch (or
+    iteration). ``keys`` picks the curves; by default
+    :func:`default_keys`.
+    Returns ``out``.
+
+    Raises:
+        MissingFileError: no scalar log found.
+        ConfigError: a key is in neither kind of record.
+    """
+    train, val, by_epoch = read_scalars(find_scalar_files(path))
+    keys = list(keys) if keys else default_keys(train, val)
+    unknown = [k for k in keys if k not in train and k not in val]
+    if unknown:
+        raise ConfigError(f'{", ".join(unknown)} not in the log; it has training keys '
+                          f'{sorted(train)} and validation keys {sorted(val)}.')
+    if not keys:
+        raise ConfigError(f'The log under {path} has no losses or metrics to plot yet.')
+    train_keys = [k for k in keys if k in train]
+    val_keys = [k for k in keys if k not in train]
+
+    import matplotlib
+    matplotlib.use('Agg')
+    import matplotlib.pyplot as plt
+    from matplotlib.ticker import MaxNLocator
+
+    panels = [p for p in ((train_keys, train, 'iteration'),
+                          (val_keys, val, 'epoch' if by_epoch else 'iteration')) if p[0]]
+    fig, axes = plt.subplots(len(panels), 1, figsize=(8, 3.2 * len(panels)), squeeze=False)
+    for ax, (names, series, xlabel) in zip(axes[:, 0], panels):
+        for key in names:
+            steps = sorted(series[key])
+            ax.plot(steps, [series[key][s] for s in steps], marker='o' if len(steps) < 30
+                    else None, markersize=3, label=key)
+        ax.set_xlabel(xlabel)
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+        ax.grid(True, alpha=0.3)
+        ax.legend(fontsize='small')
+    axes[0, 0].set_title(osp.basename(osp.normpath(path)))
+    fig.tight_layout()
+    fig.savefig(out, dpi=100)
+    plt.close(fig)
+    return out

@@ -1,0 +1,411 @@
+"""Crash-safe checkpoints and exact resume.
+
+Three parts, so that a training run killed at any moment and restarted with
+``--resume`` ends with the weights an uninterrupted run would have:
+
+* Atomic saving (:func:`install_resume_support`, on ``import
+  fasternet_dense``): mmengine's ``save_checkpoint`` and the
+  ``last_checkpoint`` record written by ``CheckpointHook`` go to a temporary
+  file in the same folder, which is flushed, fsynced and then renamed over
+  the final name. A kill leaves either the old file or the complete new one,
+  never a truncated one (at most a hidden ``.NAME.PID.tmp`` file, removed on
+  the next resume).
+* Choosing the checkpoint to resume from (:func:`find_resumable_checkpoint`,
+  also used by the runner's automatic resume): the file named in
+  ``last_checkpoint`` is used if it is complete (zip structure and every
+  member's CRC intact); if it is missing, truncated or corrupt, a warning
+  names it and the newest complete ``epoch_N.pth`` / ``iter_N.pth`` in the
+  work dir is used instead; if there is none, one clear error.
+* :class:`StepSeedHook`: reseeds Python's, NumPy's and torch's random
+  generators at the start of every epoch, every iteration and every training
+  batch fetch from ``(seed, position)``. Random draws then depend only on
+  where training is, not on what ran before in the process (validation, the
+  dataloader skipping already-trained batches on resume, ...), so a resumed
+  run repeats the uninterrupted run's augmentations, proposal sampling and
+  dropout. Data workers are seeded by mmengine's ``worker_init_fn`` from the
+  same seed when they start; with ``persistent_workers=True`` in an
+  epoch-based loop they carry their state across epochs, which a resumed run
+  cannot repeat (the hook warns).
+"""
+import builtins
+import logging
+import os
+import os.path as osp
+import random
+import re
+import zipfile
+from typing import List, Optional
+
+import numpy as np
+import torch
+from mmengine.hooks import Hook
+from mmengine.logging import print_log
+from mmengine.registry import HOOKS
+
+from .errors import MissingFileError
+
+LAST_CHECKPOINT = 'last_checkpoint'
+_CHECKPOINT_NAME = re.compile(r'^(epoch|iter)_(\d+)\.pth$')
+_TEMP_NAME = re.compile(r'^\.(.+)\.(\d+)\.tmp$')
+
+
+# ------------------------------------------------------------ atomic files
+def _fsync_dir(folder: str) -> None:
+    try:
+        fd = os.open(folder or '.', os.O_RDONLY)
+    except OSError:  # not supported on this platform / file system
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
+
+
+class AtomicWriter:
+    """A file opened for writing whose content appears at ``path`` only when
+    it is closed without an error: written to ``.NAME.PID.tmp`` beside it,
+    flushed, fsynced and renamed over ``path``.
+
+    Use as a context manager (an exception discards the temporary file) or
+    call :meth:`close` / :meth:`discard`.
+    """
+
+    def __init__(self, path: str, mode: str = 'wb'):
+        if not mode.startswith('w'):
+            raise ValueError(f'AtomicWriter writes whole files; got mode {mode!r}')
+        self.path = os.fspath(path)
+        folder, name = osp.split(self.path)
+        self.tmp_path = osp.join(folder, f'.{name}.{os.getpid()}.tmp')
+        self._file = builtins.open(self.tmp_path, mode)
+        self._done = False
+
+    def write(self, data):
+        return self._file.write(data)
+
+    def flush(self) -> None:
+        self._file.flush()
+
+    def close(self) -> None:
+        """Make the written content the file at ``path``."""
+        if self._done:
+            return
+        self._done = True
+        try:
+            self._file.flush()
+            os.fsync(self._file.fileno())
+        finally:
+            self._file.close()
+        os.replace(self.tmp_path, self.path)
+        _fsync_dir(osp.dirname(self.path))
+
+    def discard(self) -> None:
+        """Drop the temporary file; ``path`` keeps its old content."""
+        if self._done:
+            return
+        self._done = True
+        self._file.close()
+        try:
+            os.remove(self.tmp_path)
+        except OSError:
+            pass
+
+    def __getattr__(self, name):  # seek, tell, ... for torch.save
+        return getattr(self._file, name)
+
+    def __enter__(self) -> 'AtomicWriter':
+        return self
+
+    def __exit__(self, exc_type, exc, tb) -> None:
+        if exc_type is None:
+            self.close()
+        else:
+            self.discard()
+
+
+def atomic_write_bytes(data: bytes, path: str) -> None:
+    """Write ``data`` to ``path`` so that readers see the old or the new
+    content, never a part."""
+    with AtomicWriter(path, 'wb') as f:
+        f.write(data)
+
+
+def remove_stale_temp_files(folder: str) -> List[str]:
+    """Remove ``.NAME.PID.tmp`` files of processes no longer running (left
+    by a kill during a save); returns the removed paths."""
+    removed = []
+    if not osp.isdir(folder):
+        return removed
+    for name in os.listdir(folder):
+        match = _TEMP_NAME.match(name)
+        if not match or _pid_running(int(match.group(2))):
+            continue
+        path = osp.join(folder, name)
+        try:
+            os.remove(path)
+            removed.append(path)
+        except OSError:
+            pass
+    return removed
+
+
+def _pid_running(pid: int) -> bool:
+    if pid == os.getpid():
+        return True
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except OSError:  # exists but belongs to someone else
+        return True
+    return True
+
+
+# ------------------------------------------------------- saving (patched in)
+_original_save_checkpoint = None
+
+
+def _is_local(filename: str, backend_args: Optional[dict]) -> bool:
+    from mmengine.fileio import LocalBackend, get_file_backend
+    if filename.startswith('pavi://'):
+        return False
+    return isinstance(get_file_backend(filename, backend_args=backend_args), LocalBackend)
+
+
+def save_checkpoint(checkpoint: dict, filename: str, file_client_args: Optional[dict] = None,
+                    backend_args: Optional[dict] = None) -> None:
+    """mmengine's ``save_checkpoint``, atomic for local files."""
+    if file_client_args is not None or not _is_local(filename, backend_args):
+        return _original_save_checkpoint(checkpoint, filename, file_client_args=file_client_args,
+                                         backend_args=backend_args)
+    folder = osp.dirname(filename)
+    if folder:
+        os.makedirs(folder, exist_ok=True)
+    with AtomicWriter(filename, 'wb') as f:
+        torch.save(checkpoint, f)
+
+
+def _checkpoint_hook_open(file, mode='r', *args, **kwargs):
+    """``open`` as seen by mmengine's checkpoint hook module: its one write,
+    the ``last_checkpoint`` record, becomes atomic."""
+    if isinstance(file, (str, os.PathLike)) and mode in ('w', 'wt', 'wb') \
+            and not args and not kwargs:
+        return AtomicWriter(file, mode)
+    return builtins.open(file, mode, *args, **kwargs)
+
+
+def install_resume_support() -> None:
+    """Make mmengine's checkpoint saving atomic and its automatic resume use
+    :func:`find_resumable_checkpoint`. Called on ``import fasternet_dense``;
+    calling it again does nothing."""
+    global _original_save_checkpoint
+    import mmengine.hooks.checkpoint_hook as hook_module
+    import mmengine.runner as runner_pkg
+    import mmengine.runner.checkpoint as ckpt_module
+    import mmengine.runner.runner as runner_module
+    if _original_save_checkpoint is None:
+        _original_save_checkpoint = ckpt_module.save_checkpoint
+    # Runner, strategies and the hook each reach save_checkpoint by one of
+    # these names.
+    for module in (ckpt_module, runner_pkg, runner_module):
+        module.save_checkpoint = save_checkpoint
+        module.find_latest_checkpoint = find_resumable_checkpoint
+    try:
+        import mmengine.runner._flexible_runner as flexible
+        flexible.find_latest_checkpoint = find_resumable_checkpoint
+    except ImportError:
+        pass
+    hook_module.open = _checkpoint_hook_open
+
+
+# -------------------------------------------------------- checking, choosing
+def checkpoint_problem(path: str) -> Optional[str]:
+    """Why ``path`` cannot be resumed from (``'missing'``, ``'truncated'``,
+    ...), or None if it is a complete checkpoint.
+
+    Zip checkpoints (torch's format since 1.6) are checked by their central
+    directory and every member's CRC, without unpickling; older files are
+    loaded.
+    """
+    if not osp.isfile(path):
+        return 'missing'
+    size = osp.getsize(path)
+    if size == 0:
+        return 'empty (0 bytes)'
+    with builtins.open(path, 'rb') as f:
+        magic = f.read(4)
+    if magic == b'PK\x03\x04':
+        try:
+            with zipfile.ZipFile(path) as archive:
+                names = archive.namelist()
+                bad = archive.testzip()
+        except (zipfile.BadZipFile, OSError, EOFError, ValueError) as err:
+            return f'truncated or corrupt ({size} bytes; {err})'
+        if bad is not None:
+            return f'corrupt (checksum mismatch in {bad})'
+        if not any(n.endswith('/data.pkl') or n == 'data.pkl' for n in names):
+            return 'not a torch checkpoint (no data.pkl inside)'
+        return None
+    from .checkpoint import safe_torch_load
+    try:
+        safe_torch_load(path, map_location='cpu')
+    except Exception as err:  # any failure means it cannot be resumed from
+        return f'unreadable ({type(err).__name__}: {str(err)[:120]})'
+    return None
+
+
+def _candidates(folder: str) -> List[str]:
+    """``epoch_N.pth`` / ``iter_N.pth`` in ``folder``, newest step first."""
+    if not osp.isdir(folder):
+        return []
+    found = []
+    for name in os.listdir(folder):
+        match = _CHECKPOINT_NAME.match(name)
+        if match:
+            path = osp.join(folder, name)
+            found.append((int(match.group(2)), osp.getmtime(path), path))
+    return [p for _, _, p in sorted(found, reverse=True)]
+
+
+def find_resumable_checkpoint(work_dir: str) -> Optional[str]:
+    """The checkpoint to resume the run in ``work_dir`` from, or None to
+    start afresh (no checkpoint there at all).
+
+    Prefers the file named in ``work_dir/last_checkpoint``. If that one is
+    missing, truncated or corrupt, warns and takes the newest complete
+    ``epoch_N.pth`` / ``iter_N.pth`` in the work dir.
+
+    Raises:
+        MissingFileError: checkpoints exist but none is complete.
+    """
+    record = osp.join(work_dir, LAST_CHECKPOINT)
+    named = None
+    if osp.isfile(record):
+        with builtins.open(record) as f:
+            named = f.read().strip() or None
+    candidates = _candidates(work_dir)
+    if named is None and not candidates:
+        print_log(f'No checkpoint in {work_dir} to resume from; training starts afresh.',
+                  logger='current')
+        return None
+    rejected = []
+    if named is not None:
+        problem = checkpoint_problem(named)
+        if problem is None:
+            return named
+        # The record may hold a path relative to another working directory.
+        moved = osp.join(work_dir, osp.basename(named))
+        if problem == 'missing' and osp.abspath(moved) != osp.abspath(named) \
+                and checkpoint_problem(moved) is None:
+            return moved
+        rejected.append((named, problem))
+    for path in candidates:
+        if named is not None and osp.abspath(path) == osp.abspath(named):
+            continue
+        problem = checkpoint_problem(path)
+        if problem is None:
+            if rejected:
+                print_log(f'Checkpoint {rejected[0][0]} is {rejected[0][1]}; resuming from '
+                          f'the newest complete one, {path}, instead.',
+                          logger='current', level=logging.WARNING)
+            else:
+                print_log(f'{record} is missing or empty; resuming from the newest '
+                          f'complete checkpoint, {path}.', logger='current',
+                          level=logging.WARNING)
+            return path
+        rejected.append((path, problem))
+    listed = '; '.join(f'{p} is {why}' for p, why in rejected[:3])
+    raise MissingFileError(
+        f'Cannot resume the run in {work_dir}: no complete checkpoint ({listed}). '
+        'Start the run again without --resume, or pass a good checkpoint with --resume PATH.')
+
+
+# ------------------------------------------------------------ seeding hook
+def reseed(base_seed: int, stream: int, position: int) -> None:
+    """Seed ``random``, ``numpy.random`` and torch (CPU and CUDA) from
+    ``(base_seed, stream, position)``; distinct triples give unrelated
+    streams."""
+    state = np.random.SeedSequence(
+        [int(base_seed) & 0xFFFFFFFFFFFFFFFF, int(stream), int(position)]).generate_state(4)
+    random.seed(int(state[0]) << 32 | int(state[1]))
+    np.random.seed(state[:2])
+    torch.manual_seed(int(state[2]) << 32 | int(state[3]))
+
+
+_EPOCH, _ITER, _FETCH = 0, 1, 2
+
+
+class _SeededFetches:
+    """Wraps a training loop's data iterator: fetch ``n`` runs after
+    ``reseed(seed, fetch stream, n)``, so the data a fetch produces in this
+    process does not depend on what ran before it."""
+
+    def __init__(self, iterator, seed: int):
+        self._iterator = iterator
+        self._seed = seed
+        self._count = 0
+
+    def __iter__(self):
+        return self
+
+    def __next__(self):
+        reseed(self._seed, _FETCH, self._count)
+        self._count += 1
+        return next(self._iterator)
+
+    def __getattr__(self, name):
+        return getattr(self._iterator, name)
+
+
+@HOOKS.register_module()
+class StepSeedHook(Hook):
+    """Reseed all random generators from ``(seed, position)`` at each epoch
+    start, each iteration start and each batch fetch, so that a resumed run
+    draws exactly the random numbers the uninterrupted run drew.
+
+    Args:
+        seed: base seed; None takes the runner's (``randomness.seed``, or the
+            seed mmengine drew and stored in the checkpoint).
+
+    Runs last among hooks at each point (priority ``LOWEST``), right before
+    the data fetch or training step it prepares.
+    """
+
+    priority = 'LOWEST'
+
+    def __init__(self, seed: Optional[int] = None):
+        self.seed = seed
+        self._base = None
+
+    def before_train(self, runner) -> None:
+        self._base = self.seed if self.seed is not None else runner.seed
+        loader = runner.train_dataloader
+        from mmengine.runner import EpochBasedTrainLoop
+        if (isinstance(runner.train_loop, EpochBasedTrainLoop)
+                and getattr(loader, 'persistent_workers', False)
+                and getattr(loader, 'num_workers', 0) > 0):
+            runner.logger.warning(
+                'StepSeedHook: persistent data workers keep their random state across '
+                'epochs, so a resumed run will not repeat the data augmentation of an '
+                'uninterrupted one exactly; set train_dataloader.persistent_workers=False '
+                '(or num_workers=0) for exact resume.')
+
+    def before_train_epoch(self, runner) -> None:
+        reseed(self._base, _EPOCH, runner.epoch)
+        loop = runner.train_loop
+        iterator = getattr(loop, 'dataloader_iterator', None)
+        if iterator is not None and not isinstance(iterator, _SeededFetches):
+            # Iteration-based loops fetch (and on resume, skip) through this.
+            loop.dataloader_iterator = _SeededFetches(iterator, self._base)
+
+    def before_train_iter(self, runner, batch_idx: int, data_batch=None) -> None:
+        reseed(self._base, _ITER, runner.iter)
+
+
+def add_step_seed_hook(cfg) -> None:
+    """Append :class:`StepSeedHook` to ``cfg.custom_hooks`` unless there."""
+    hooks = list(cfg.get('custom_hooks') or [])
+    if not any(h.get('type') in ('StepSeedHook', StepSeedHook) for h in hooks):
+        hooks.append(dict(type='StepSeedHook'))
+    cfg.custom_hooks = hooks
