@@ -83,6 +83,14 @@ def check_pretrained(cfg: Config) -> None:
         return
     where = 'model.pretrained' if (cfg.model.get('pretrained') and not (
         cfg.model.get('backbone') or {}).get('init_cfg')) else 'model.backbone.init_cfg'
+    # The training code names the files `..-epoch=299-val_acc1=81.2840.pth`;
+    # the release page serves them with '.' for '='.
+    original = osp.join(osp.dirname(path), osp.basename(path).replace('epoch.', 'epoch=')
+                        .replace('val_acc1.', 'val_acc1='))
+    if original != path and osp.isfile(original):
+        raise MissingFileError(
+            f'ImageNet checkpoint for the backbone not found at {path}, but {original} '
+            f'exists: rename it, or pass --cfg-options {where}.checkpoint={original}.')
     raise MissingFileError(
         f'ImageNet checkpoint for the backbone not found at {path}. Download '
         f'{OFFICIAL_RELEASE}{osp.basename(path)} to that path, or train from scratch '

@@ -112,3 +112,14 @@ def test_missing_coco_is_one_clear_line_naming_the_path(tmp_path):
     assert '\n' not in line, line
     assert f'{tmp_path}/coco/annotations/instances_train2017.json' in line
     assert '--cfg-options' in line
+
+
+def test_checkpoint_under_its_original_name_is_pointed_out(tmp_path):
+    from fasternet_dense.errors import MissingFileError
+    from fasternet_dense.preflight import check_pretrained
+    original = tmp_path / 'fasternet_s-epoch=299-val_acc1=81.2840.pth'
+    original.write_bytes(b'')
+    cfg = Config.fromfile('configs/maskrcnn_fasternet_s_coco.py')
+    cfg.model.backbone.init_cfg.checkpoint = str(tmp_path / 'fasternet_s-epoch.299-val_acc1.81.2840.pth')
+    with pytest.raises(MissingFileError, match=f'but {original} exists: rename it'):
+        check_pretrained(cfg)
