@@ -155,28 +155,37 @@ class FasterNetBlock(nn.Module):
         w1, b1 = self._first_linear()
         w2 = self.mlp[3].weight.flatten(1)
         y = self.spatial_mixing.partial_conv3(x[:, :cp_])
-        act = self.mlp[2]
+        # The bias enters as the products' beta term and the activation runs in
+        # place on the fresh hidden tensor: no extra pass or buffer for either.
         if x.is_contiguous(memory_format=torch.channels_last) and not x.is_contiguous():
             # Channels-last: pixels are rows of an (N*H*W, C) matrix.
             xm = x.permute(0, 2, 3, 1).reshape(n * h * w, c)
             ym = y.permute(0, 2, 3, 1).reshape(n * h * w, cp_)
-            hid = torch.mm(xm[:, cp_:], w1[:, cp_:].t())
+            if b1 is None:
+                hid = torch.mm(xm[:, cp_:], w1[:, cp_:].t())
+            else:
+                hid = torch.addmm(b1, xm[:, cp_:], w1[:, cp_:].t())
             hid.addmm_(ym, w1[:, :cp_].t())
-            if b1 is not None:
-                hid.add_(b1)
-            hid = act(hid)
-            out = torch.addmm(xm, hid, w2.t())
+            out = torch.addmm(xm, self._activate(hid), w2.t())
             return out.view(n, h, w, c).permute(0, 3, 1, 2)
         x = x.contiguous()
         xm = x.view(n, c, h * w)
         ym = y.reshape(n, cp_, h * w)
-        hid = torch.matmul(w1[:, cp_:], xm[:, cp_:])
+        w1x = w1[:, cp_:].expand(n, -1, -1)
+        if b1 is None:
+            hid = torch.bmm(w1x, xm[:, cp_:])
+        else:
+            hid = torch.baddbmm(b1.view(1, -1, 1), w1x, xm[:, cp_:])
         hid.baddbmm_(w1[:, :cp_].expand(n, -1, -1), ym)
-        if b1 is not None:
-            hid.add_(b1.view(1, -1, 1))
-        hid = act(hid)
-        out = torch.baddbmm(xm, w2.expand(n, -1, -1), hid)
+        out = torch.baddbmm(xm, w2.expand(n, -1, -1), self._activate(hid))
         return out.view(n, c, h, w)
+
+    def _activate(self, hid: torch.Tensor) -> torch.Tensor:
+        """The block's activation on a temporary it may overwrite."""
+        act = self.mlp[2]
+        if isinstance(act, nn.ReLU):
+            return hid.relu_()
+        return act(hid)
 
 
 def fold_bn(weight: torch.Tensor, bias: Optional[torch.Tensor],
