@@ -165,7 +165,8 @@ class FasterNetBlock(nn.Module):
                 hid = torch.mm(xm[:, cp_:], w1[:, cp_:].t())
             else:
                 hid = torch.addmm(b1, xm[:, cp_:], w1[:, cp_:].t())
-            hid.addmm_(ym, w1[:, :cp_].t())
+            # In-place products escape autocast: match the hidden dtype.
+            hid.addmm_(ym.to(hid.dtype), w1[:, :cp_].t().to(hid.dtype))
             out = torch.addmm(xm, self._activate(hid), w2.t())
             return out.view(n, h, w, c).permute(0, 3, 1, 2)
         x = x.contiguous()
@@ -176,7 +177,7 @@ class FasterNetBlock(nn.Module):
             hid = torch.bmm(w1x, xm[:, cp_:])
         else:
             hid = torch.baddbmm(b1.view(1, -1, 1), w1x, xm[:, cp_:])
-        hid.baddbmm_(w1[:, :cp_].expand(n, -1, -1), ym)
+        hid.baddbmm_(w1[:, :cp_].to(hid.dtype).expand(n, -1, -1), ym.to(hid.dtype))
         out = torch.baddbmm(xm, w2.expand(n, -1, -1), self._activate(hid))
         return out.view(n, c, h, w)
 

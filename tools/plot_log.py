@@ -4,9 +4,13 @@ python tools/plot_log.py WORK_DIR_OR_SCALARS_JSON [--keys loss coco/bbox_mAP ...
 import argparse
 import os.path as osp
 import sys
+import warnings
 
-from fasternet_dense.errors import FasterNetDenseError
-from fasternet_dense.logplot import plot_scalars
+# mmengine imports the deprecated pkg_resources; its warning is not ours to fix.
+warnings.filterwarnings('ignore', message='pkg_resources is deprecated', category=UserWarning)
+
+from fasternet_dense.errors import FasterNetDenseError  # noqa: E402
+from fasternet_dense.logplot import plot_scalars  # noqa: E402
 
 
 def main() -> int:
