@@ -45,14 +45,33 @@ def load_config(path: str, cfg_options: Optional[dict] = None,
         'work_dirs', osp.splitext(osp.basename(path))[0])
     cfg.launcher = launcher
     if launcher != 'none' and not torch.cuda.is_available():
-        # NCCL needs GPUs; gloo runs the same processes on CPU.
+        # NCCL needs GPUs; gloo runs the same processes on CPU. The default
+        # wrapper pins each replica to a CUDA device, so state it without one.
         cfg.setdefault('env_cfg', {}).setdefault('dist_cfg', {})['backend'] = 'gloo'
+        if cfg.get('model_wrapper_cfg') is None:
+            cfg.model_wrapper_cfg = dict(
+                type='MMDistributedDataParallel', device_ids=None, broadcast_buffers=False,
+                find_unused_parameters=cfg.get('find_unused_parameters', False))
     return cfg
+
+
+def _init_cpu_process_group(cfg: Config) -> None:
+    """Join the torchrun process group with gloo when there is no GPU.
+
+    mmengine's own initialisation pins each process to a CUDA device first,
+    which fails on a CPU-only torch; it skips that step when the group exists.
+    """
+    import torch.distributed as dist
+    if cfg.get('launcher', 'none') != 'pytorch' or torch.cuda.is_available():
+        return
+    if not dist.is_initialized():
+        dist.init_process_group(backend='gloo')
 
 
 def build_runner(cfg: Config):
     """Build the mmengine runner for ``cfg`` in its default scope, with the
     task's modules registered."""
+    _init_cpu_process_group(cfg)
     from mmengine.registry import RUNNERS
     from mmengine.runner import Runner
     if cfg.default_scope == 'mmdet':

@@ -62,9 +62,9 @@ def toy_coco(tmp_path_factory):
 
 def test_brief_training_lowers_loss_and_beats_untrained_map(toy_coco, tmp_path):
     options = toy_options(toy_coco, **{
-        'train_cfg.max_epochs': 6, 'train_cfg.val_interval': 6,
-        'param_scheduler.1.milestones': [5], 'param_scheduler.1.end': 6,
-        'default_hooks.checkpoint.interval': 6, 'randomness.seed': 0})
+        'train_cfg.max_epochs': 12, 'train_cfg.val_interval': 12,
+        'param_scheduler.1.milestones': [10], 'param_scheduler.1.end': 12,
+        'default_hooks.checkpoint.interval': 12, 'randomness.seed': 0})
     cfg = cli.load_config(CONFIG, options, str(tmp_path))
     runner = cli.build_runner(cfg)
     runner.model.init_weights()
