@@ -30,6 +30,18 @@ def _common_args(parser: argparse.ArgumentParser) -> None:
     parser.add_argument('--local_rank', '--local-rank', type=int, default=0)
 
 
+def _replace_sync_bn(node) -> None:
+    """Turn every ``type='SyncBN'`` norm config under ``node`` into ``'BN'``."""
+    if isinstance(node, dict):
+        if node.get('type') == 'SyncBN':
+            node['type'] = 'BN'
+        for value in node.values():
+            _replace_sync_bn(value)
+    elif isinstance(node, (list, tuple)):
+        for value in node:
+            _replace_sync_bn(value)
+
+
 def load_config(path: str, cfg_options: Optional[dict] = None,
                 work_dir: Optional[str] = None, launcher: str = 'none') -> Config:
     """Read ``path``, apply overrides and set the work dir and launcher."""
@@ -48,6 +60,8 @@ def load_config(path: str, cfg_options: Optional[dict] = None,
         # NCCL needs GPUs; gloo runs the same processes on CPU. The default
         # wrapper pins each replica to a CUDA device, so state it without one.
         cfg.setdefault('env_cfg', {}).setdefault('dist_cfg', {})['backend'] = 'gloo'
+        # SyncBN (mmseg's default) only runs on GPUs; plain BN on each rank.
+        _replace_sync_bn(cfg.model)
         if cfg.get('model_wrapper_cfg') is None:
             cfg.model_wrapper_cfg = dict(
                 type='MMDistributedDataParallel', device_ids=None, broadcast_buffers=False,
