@@ -40,6 +40,8 @@ FLOPS_SHAPES = {'mmdet': (800, 1280), 'mmseg': (512, 512)}
 # (1333x800 fits the (1333, 800) resize unchanged) and a 512x512 crop. (H, W).
 BENCHMARK_SHAPES = {'mmdet': (800, 1333), 'mmseg': (512, 512)}
 BACKBONE_SHAPE = (224, 224)
+# Side of the square matrix product timed as the reference rate (--peak).
+REFERENCE_SIZE = 2048
 IMAGE_EXTENSIONS = ('.jpg', '.jpeg', '.png', '.bmp', '.webp')
 AMP_DTYPES = {'fp16': torch.float16, 'bf16': torch.bfloat16}
 
@@ -342,6 +344,37 @@ def _threads(num: Optional[int]):
         torch.set_num_threads(old)
 
 
+def backbone_flops(backbone: nn.Module, x: torch.Tensor) -> int:
+    """FLOPs of one ``backbone(x)`` call, counted as :func:`complexity`
+    counts them; FasterNet is traced on its split/conv/concatenate path
+    (the fast path's in-place products escape the counter) and left as it was.
+    """
+    switched = [m for m in backbone.modules() if getattr(m, 'fast_inference', False)]
+    for m in switched:
+        m.fast_inference = False
+    try:
+        with torch.no_grad():
+            return _count(backbone, (x, ))[0]
+    finally:
+        for m in switched:
+            m.fast_inference = True
+
+
+def matmul_rate(device: str = 'cpu', dtype: torch.dtype = torch.float32, size: int = 2048,
+                iters: int = 5) -> float:
+    """Median rate, in multiply-adds per second, of a ``size``-cubed matrix
+    product on ``device``: the reference for how close a model's convolutions
+    and products come to what the machine does at its best."""
+    gen = torch.Generator().manual_seed(0)
+    a = torch.randn(size, size, generator=gen).to(device, dtype)
+    b = torch.randn(size, size, generator=gen).to(device, dtype)
+    out = torch.empty(size, size, device=device, dtype=dtype)
+    sync = (lambda: torch.cuda.synchronize(device)) if device.startswith('cuda') else (
+        lambda: None)
+    [times] = time_interleaved([lambda _: torch.mm(a, b, out=out)], iters, warmup=2, sync=sync)
+    return size**3 / (statistics.median(times) / 1000.0)
+
+
 def benchmark(config: str,
               checkpoint: Optional[str] = None,
               cfg_options: Optional[dict] = None,
@@ -360,7 +393,8 @@ def benchmark(config: str,
               backbone_only: bool = False,
               synthetic: bool = False,
               threads: Optional[int] = None,
-              max_images: int = 16) -> Dict[str, object]:
+              max_images: int = 16,
+              peak: bool = False) -> Dict[str, object]:
     """Time one model, or two interleaved (A = ``config``, B = ``vs``).
 
     Args:
@@ -375,13 +409,18 @@ def benchmark(config: str,
             images are absent or ``synthetic`` is true.
         iters, warmup: timed and untimed iterations per model.
         threads: ``torch.set_num_threads`` for the run (default: torch's).
+        peak: also time a large matrix product (:func:`matmul_rate`) in the
+            same run, in A's dtype, as the reference rate (``reference``).
 
     Returns:
         A dict with ``settings``, ``machine``, ``models`` (one entry per model:
         config, options, parameter count, ``times_ms`` and :func:`summarize`
         numbers) and, for two models, ``ratio`` = median B / median A (A's
         speedup over B) and, in backbone mode with equal output shapes,
-        ``outputs`` (max abs difference between A's and B's outputs).
+        ``outputs`` (max abs difference between A's and B's outputs). In
+        backbone mode each model also has ``flops`` (one forward, counted as
+        :func:`complexity` does) and ``gmacs`` (G multiply-adds per second at
+        its median time).
     """
     logger = MMLogger.get_current_instance()
     shape = check_shape(shape)
@@ -389,6 +428,8 @@ def benchmark(config: str,
         raise ConfigError('--batch-size and --iters must be >= 1 and --warmup >= 0.')
     if amp is not None and amp not in AMP_DTYPES:
         raise ConfigError(f'--amp takes {" or ".join(AMP_DTYPES)}; got {amp}.')
+    if peak and not backbone_only:
+        raise ConfigError('--peak compares FLOP rates and needs --backbone-only.')
     if device.startswith('cuda') and not torch.cuda.is_available():
         raise ConfigError(f'--device {device} needs a CUDA GPU; none is available.')
     on_gpu = device.startswith('cuda')
@@ -436,6 +477,8 @@ def benchmark(config: str,
             inputs = [base.contiguous(memory_format=torch.channels_last)
                       if s['channels_last'] else base for s in specs]
             source = f'random tensor {batch_size}x3x{h}x{w}'
+            for spec, model, x in zip(specs, runs, inputs):
+                spec['flops'] = backbone_flops(model, x)
             steps = [_backbone_step(m, x, device, s['amp']) for m, x, s in zip(runs, inputs, specs)]
         else:
             data, sources = [], []
@@ -459,6 +502,11 @@ def benchmark(config: str,
                 with _autocast(device, specs[1]['amp']):
                     out_b = runs[1](inputs[1])
                 outputs = _output_difference(out_a, out_b)
+        reference = None
+        if peak:
+            dtype = AMP_DTYPES[specs[0]['amp']] if specs[0]['amp'] else torch.float32
+            reference = dict(what=f'{REFERENCE_SIZE}^3 matrix product, {str(dtype)[6:]}',
+                             gmacs=matmul_rate(device, dtype, REFERENCE_SIZE) / 1e9)
         machine = machine_info(device)
         machine['load_avg_1min_before'] = load_before
 
@@ -469,6 +517,11 @@ def benchmark(config: str,
         machine=machine,
         models=[dict(spec, times_ms=t, **summarize(t, batch_size))
                 for spec, t in zip(specs, times)])
+    for m in result['models']:
+        if 'flops' in m:
+            m['gmacs'] = m['flops'] / (m['median_ms'] / 1000.0) / 1e9
+    if reference is not None:
+        result['reference'] = reference
     if len(specs) == 2:
         result['ratio'] = result['models'][1]['median_ms'] / result['models'][0]['median_ms']
         if outputs is not None:
@@ -506,11 +559,13 @@ def format_benchmark(result: Dict[str, object]) -> str:
         extra = f" checkpoint {m['checkpoint']}" if m['checkpoint'] else ''
         lines.append(f"{m['label']}: {m['config']} [{', '.join(opts) or 'plain'}]{extra}, "
                      f"{m['params'] / 1e6:.2f}M params")
+    rates = all('gmacs' in m for m in result['models'])
     lines += ['', f"{'':2} {'median ms':>10} {'min':>9} {'max':>9} {'q1':>9} {'q3':>9} "
-              f"{'img/s':>8}"]
+              f"{'img/s':>8}" + (f" {'GFLOPs':>8} {'GMAC/s':>7}" if rates else '')]
     for m in result['models']:
         lines.append(f"{m['label']:2} {m['median_ms']:10.2f} {m['min_ms']:9.2f} "
-                     f"{m['max_ms']:9.2f} {m['q1_ms']:9.2f} {m['q3_ms']:9.2f} {m['fps']:8.2f}")
+                     f"{m['max_ms']:9.2f} {m['q1_ms']:9.2f} {m['q3_ms']:9.2f} {m['fps']:8.2f}" +
+                     (f" {m['flops'] / 1e9:8.2f} {m['gmacs']:7.1f}" if rates else ''))
     if 'ratio' in result:
         lines.append('')
         lines.append(f"ratio median B / median A = {result['ratio']:.3f} "
@@ -519,6 +574,8 @@ def format_benchmark(result: Dict[str, object]) -> str:
         o = result['outputs']
         lines.append(f"outputs: max |A - B| = {o['max_abs_diff']:.3g} (max |B| = "
                      f"{o['max_abs_ref']:.3g}, relative {o['relative']:.3g})")
+    if 'reference' in result and rates:
+        lines += ['', _reference_lines(result)]
     machine = result['machine']
     load = max(v for v in (machine.get('load_avg_1min_before'), machine['load_avg_1min'], 0)
                if v is not None)
@@ -529,6 +586,26 @@ def format_benchmark(result: Dict[str, object]) -> str:
     if any(m.get('score_thr_zero') for m in result['models']):
         lines.append('note: random weights, so the RoI score threshold is 0 and every image '
                      'yields the full max_per_img detections for the mask head')
+    return '\n'.join(lines)
+
+
+def _reference_lines(result: Dict[str, object]) -> str:
+    """What the reference product rate says of the timings: each model's
+    share of it, the least time its FLOPs need at it and, for two models,
+    the most A could gain over B at that rate."""
+    ref = result['reference']
+    lines = [f"reference: {ref['what']} at {ref['gmacs']:.1f} G multiply-adds/s "
+             '(GMAC/s counts one multiply-add per FLOP)']
+    floors = []
+    for m in result['models']:
+        floor = m['flops'] / (ref['gmacs'] * 1e9) * 1000.0
+        floors.append(floor)
+        lines.append(f"{m['label']} runs at {100 * m['gmacs'] / ref['gmacs']:.0f}% of it; its "
+                     f"FLOPs take {floor:.1f} ms at that rate")
+    if len(floors) == 2:
+        b = result['models'][1]
+        lines.append(f"A running at the reference rate would be {b['median_ms'] / floors[0]:.2f}x "
+                     'as fast as B is now')
     return '\n'.join(lines)
 
 
@@ -687,6 +764,9 @@ def benchmark_parser() -> argparse.ArgumentParser:
     parser.add_argument('--synthetic', action='store_true',
                         help='synthetic images even when the test set exists')
     parser.add_argument('--threads', type=int, help='torch.set_num_threads (default: torch\'s)')
+    parser.add_argument('--peak', action='store_true', help='also time a large matrix '
+                        'product as the reference rate and print what it bounds '
+                        '(with --backbone-only)')
     parser.add_argument('--json', metavar='FILE', help='write all numbers and machine info')
     return parser
 
@@ -699,7 +779,7 @@ def _benchmark(args: argparse.Namespace) -> None:
         vs_plain=args.vs_plain, device=args.device, batch_size=args.batch_size,
         shape=args.shape, iters=args.iters, warmup=args.warmup, fuse=args.fuse, amp=args.amp,
         channels_last=args.channels_last, backbone_only=args.backbone_only,
-        synthetic=args.synthetic, threads=args.threads)
+        synthetic=args.synthetic, threads=args.threads, peak=args.peak)
     print(format_benchmark(result))
     if args.json:
         with open(args.json, 'w') as f:
@@ -761,4 +841,5 @@ def flops_main(argv: Optional[Sequence[str]] = None) -> int:
 
 __all__ = ['benchmark', 'format_benchmark', 'complexity', 'build_model', 'load_model_config',
            'prepare_model', 'fuse_model', 'make_test_batches', 'summarize', 'time_interleaved',
-           'machine_info', 'check_shape', 'benchmark_main', 'flops_main']
+           'machine_info', 'check_shape', 'benchmark_main', 'flops_main', 'backbone_flops',
+           'matmul_rate']

@@ -8,12 +8,13 @@ import statistics
 import cv2
 import numpy as np
 import pytest
+import torch
 from mmengine.config import Config
 
 from fasternet_dense import FasterNet, count_parameters
 from fasternet_dense.errors import ConfigError
-from fasternet_dense.speed import (benchmark, benchmark_main, complexity, flops_main,
-                                   make_test_batches, summarize)
+from fasternet_dense.speed import (backbone_flops, benchmark, benchmark_main, complexity,
+                                   flops_main, format_benchmark, make_test_batches, summarize)
 
 ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
 SEG_T0 = osp.join(ROOT, 'configs/semfpn_fasternet_t0_ade20k.py')
@@ -64,6 +65,38 @@ def test_backbone_benchmark_fast_vs_plain_is_exact_and_consistent():
     assert result['outputs']['relative'] <= 1e-5
     assert result['settings']['input'] == 'random tensor 2x3x64x96'
     assert result['machine']['torch_threads'] >= 1 and result['machine']['cpu']
+
+
+def test_backbone_benchmark_reports_flop_rates_against_a_reference_product():
+    result = benchmark(SEG_T0, vs=SEG_T0, vs_cfg_options={'model.backbone.fast_inference': False},
+                       vs_plain=True, backbone_only=True, shape=(64, 96), batch_size=2,
+                       iters=2, warmup=0, fuse=True, peak=True)
+    a, b = result['models']
+    # B is the unfused model: exactly what get_flops counts, for two images.
+    counted = complexity(SEG_T0, shape=(64, 96), whole_model=False)['backbone_flops']
+    assert b['flops'] == 2 * counted
+    # A has its batch norms folded away: the convolutions' FLOPs stay.
+    assert 0.98 * b['flops'] < a['flops'] < b['flops']
+    for m in (a, b):
+        assert m['gmacs'] == pytest.approx(m['flops'] / m['median_ms'] * 1000 / 1e9)
+    assert result['reference']['gmacs'] > 0
+    text = format_benchmark(result)
+    floor_a = a['flops'] / (result['reference']['gmacs'] * 1e9) * 1000
+    assert f"would be {b['median_ms'] / floor_a:.2f}x as fast as B" in text
+    assert 'GMAC/s' in text.splitlines()[6]
+
+
+def test_flop_count_leaves_the_fast_path_on():
+    backbone = FasterNet('t0').eval()
+    flops = backbone_flops(backbone, torch.randn(1, 3, 64, 64))
+    assert flops == complexity(SEG_T0, shape=(64, 64), whole_model=False)['backbone_flops']
+    blocks = [m for m in backbone.modules() if hasattr(m, 'fast_inference')]
+    assert blocks and all(m.fast_inference for m in blocks)
+
+
+def test_peak_needs_backbone_mode():
+    with pytest.raises(ConfigError, match='--peak'):
+        benchmark(SEG_T0, peak=True)
 
 
 @pytest.mark.parametrize('channels_last', [False, True])
