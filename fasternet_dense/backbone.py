@@ -12,7 +12,8 @@ Output size rule: for an input of ``H x W`` (both >= 32), output ``i`` has
 (2x2, stride 2) use no padding, so trailing rows and columns that do not fill
 a whole patch are dropped, exactly as in the official code.
 """
-from typing import Dict, Optional, Sequence, Tuple, Union
+from contextlib import contextmanager
+from typing import Dict, Iterator, Optional, Sequence, Tuple, Union
 
 import torch
 import torch.nn as nn
@@ -187,6 +188,31 @@ class FasterNetBlock(nn.Module):
         if isinstance(act, nn.ReLU):
             return hid.relu_()
         return act(hid)
+
+
+def use_fast_inference(module: nn.Module, enabled: bool = True) -> nn.Module:
+    """Choose the eval-mode forward of every FasterNet block inside ``module``
+    (a backbone or a whole detector or segmentor): fast or reference."""
+    for sub in module.modules():
+        if isinstance(sub, FasterNetBlock):
+            sub.fast_inference = enabled
+    return module
+
+
+@contextmanager
+def reference_forward(module: nn.Module) -> Iterator[nn.Module]:
+    """Run every FasterNet block inside ``module`` on the paper's
+    split/conv/concatenate path within the ``with`` block (as FLOP counters
+    need: the fast path's in-place products escape them); each block's own
+    choice comes back afterwards."""
+    blocks = [sub for sub in module.modules() if isinstance(sub, FasterNetBlock)]
+    saved = [block.fast_inference for block in blocks]
+    use_fast_inference(module, False)
+    try:
+        yield module
+    finally:
+        for block, fast in zip(blocks, saved):
+            block.fast_inference = fast
 
 
 def fold_bn(weight: torch.Tensor, bias: Optional[torch.Tensor],
@@ -387,10 +413,7 @@ class FasterNet(BaseModule):
 
     def set_fast_inference(self, enabled: bool = True) -> 'FasterNet':
         """Choose the eval-mode block forward: fast (default) or reference."""
-        for module in self.modules():
-            if isinstance(module, FasterNetBlock):
-                module.fast_inference = enabled
-        return self
+        return use_fast_inference(self, enabled)
 
     def fuse(self) -> 'FasterNet':
         """Fold every batch norm into its conv (inference only, in place).
@@ -537,4 +560,5 @@ def imagenet_head_parameters(arch: Union[str, dict], num_classes: int = 1000,
 
 
 __all__ = ['FasterNet', 'FasterNetBlock', 'PartialConv', 'ARCH_SETTINGS', 'resolve_arch',
-           'count_parameters', 'imagenet_head_parameters', 'fold_bn']
+           'count_parameters', 'imagenet_head_parameters', 'fold_bn', 'use_fast_inference',
+           'reference_forward']

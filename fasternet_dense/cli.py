@@ -7,13 +7,12 @@ The config's ``default_scope`` (``mmdet`` or ``mmseg``) decides the task;
 import argparse
 import os
 import os.path as osp
-import sys
 from typing import Optional, Sequence
 
 import torch
 from mmengine.config import Config, DictAction
 
-from .errors import ConfigError, FasterNetDenseError
+from .errors import ConfigError, run_tool
 from .datacheck import check_data
 from .preflight import check_datasets, check_model_config, check_pretrained, check_resume
 from .resume import add_step_seed_hook
@@ -98,15 +97,6 @@ def build_runner(cfg: Config):
     return Runner.from_cfg(cfg)
 
 
-def _run(main, argv) -> int:
-    try:
-        main(argv)
-    except FasterNetDenseError as err:
-        print(f'error: {err}', file=sys.stderr)
-        return 2
-    return 0
-
-
 # ---------------------------------------------------------------------- train
 def train_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(description='Train a detector or segmentor.')
@@ -152,7 +142,7 @@ def _train(argv: Optional[Sequence[str]]) -> None:
 
 
 def train_main(argv: Optional[Sequence[str]] = None) -> int:
-    return _run(_train, argv)
+    return run_tool(_train, argv)
 
 
 # ----------------------------------------------------------------------- test
@@ -224,4 +214,4 @@ def format_metrics(metrics: dict) -> str:
 
 
 def test_main(argv: Optional[Sequence[str]] = None) -> int:
-    return _run(_test, argv)
+    return run_tool(_test, argv)

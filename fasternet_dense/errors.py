@@ -1,8 +1,23 @@
 """Errors with a message that names the problem and the fix.
 
-The tools print these as one line (``error: ...``) instead of a traceback.
-Each also derives from the builtin a caller would expect to catch.
+The tools print these as one line (``error: ...``) instead of a traceback
+(:func:`run_tool`). Each also derives from the builtin a caller would expect
+to catch.
 """
+import sys
+from typing import Callable, Optional, Sequence
+
+
+def run_tool(main: Callable[[Optional[Sequence[str]]], None],
+             argv: Optional[Sequence[str]] = None) -> int:
+    """Run a tool's ``main(argv)``: exit code 0, or 2 with the toolkit
+    error's message as one ``error: ...`` line on stderr."""
+    try:
+        main(argv)
+    except FasterNetDenseError as err:
+        print(f'error: {err}', file=sys.stderr)
+        return 2
+    return 0
 
 
 class FasterNetDenseError(Exception):

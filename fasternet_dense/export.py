@@ -24,8 +24,10 @@ import torch.nn.functional as F
 from mmengine.config import DictAction
 from mmengine.logging import MMLogger
 
-from .errors import ConfigError
-from .speed import _run_tool, build_model, check_shape, fuse_model, load_model_config, task_of
+from .backbone import use_fast_inference
+from .errors import ConfigError, run_tool
+from .speed import (build_model, check_shape, fuse_model, load_model_config, output_difference,
+                    task_of)
 
 # Static input of the export when no shape is given: the padded detection
 # test size (1333x800 padded to a multiple of 32) or a 512x512 crop. (H, W).
@@ -75,9 +77,7 @@ def _fuse(module: nn.Module, block_path: str) -> nn.Module:
     """Fold the batch norms and pick the FasterNet block graph (in place)."""
     module.eval()
     fuse_model(module)
-    for sub in module.modules():
-        if hasattr(sub, 'set_fast_inference'):
-            sub.set_fast_inference(block_path == 'matmul')
+    use_fast_inference(module, block_path == 'matmul')
     module.eval()
     return module
 
@@ -86,25 +86,13 @@ def _reference(module: nn.Module) -> nn.Module:
     """An unfused copy running FasterNet's paper (split/concatenate) path."""
     ref = copy.deepcopy(module)
     ref.eval()
-    for sub in ref.modules():
-        if hasattr(sub, 'set_fast_inference'):
-            sub.set_fast_inference(False)
-    return ref
+    return use_fast_inference(ref, False)
 
 
 def weight_bytes(module: nn.Module) -> int:
     """Bytes of the module's floating-point parameters and buffers."""
     tensors = list(module.parameters()) + [b for b in module.buffers() if b.is_floating_point()]
     return sum(t.numel() * t.element_size() for t in tensors)
-
-
-def compare(outputs: Sequence, references: Sequence) -> Dict[str, float]:
-    """``max |out - ref|`` over all outputs, ``max |ref|``, and their ratio
-    (the relative error that the export tolerance bounds)."""
-    diff = max(float(abs(torch.as_tensor(o).float() - r.float()).max())
-               for o, r in zip(outputs, references))
-    ref = max(float(r.abs().max()) for r in references)
-    return dict(max_abs_diff=diff, max_abs_ref=ref, relative=diff / ref if ref else diff)
 
 
 def export_onnx(config: str, out: str, checkpoint: Optional[str] = None,
@@ -130,7 +118,7 @@ def export_onnx(config: str, out: str, checkpoint: Optional[str] = None,
         ops)`` and with ``verify`` ``vs_exported`` (onnxruntime against the
         fused PyTorch module that was exported) and ``vs_reference`` (against
         the unfused model on FasterNet's split/concatenate path); both hold
-        :func:`compare`'s numbers.
+        :func:`~fasternet_dense.speed.output_difference`'s numbers.
     """
     logger = MMLogger.get_current_instance()
     cfg = load_model_config(config, cfg_options)
@@ -186,8 +174,11 @@ def export_onnx(config: str, out: str, checkpoint: Optional[str] = None,
         import onnxruntime as ort
         session = ort.InferenceSession(out, providers=['CPUExecutionProvider'])
         got = session.run(None, {'image': x.numpy()})
-        result['vs_exported'] = compare(got, expected)
-        result['vs_reference'] = compare(got, ref_out)
+        for key, ref in (('vs_exported', expected), ('vs_reference', ref_out)):
+            result[key] = output_difference(got, ref)
+            if result[key] is None:
+                raise RuntimeError(f'onnxruntime gave outputs of shapes {[o.shape for o in got]}, '
+                                   f'PyTorch {[tuple(r.shape) for r in ref]}.')
     logger.info(f'exported {out}: {result["onnx_bytes"] / 2**20:.1f} MiB for '
                 f'{result["weight_bytes"] / 2**20:.1f} MiB of fp32 weights')
     return result
@@ -236,7 +227,8 @@ def export_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _export(args: argparse.Namespace) -> None:
+def _export(argv: Optional[Sequence[str]]) -> None:
+    args = export_parser().parse_args(argv)
     result = export_onnx(args.config, args.out, checkpoint=args.checkpoint, shape=args.shape,
                          backbone_only=args.backbone_only, cfg_options=args.cfg_options,
                          raw_input=not args.normalized_input, dynamic=args.dynamic,
@@ -248,8 +240,8 @@ def _export(args: argparse.Namespace) -> None:
 def export_main(argv: Optional[Sequence[str]] = None) -> int:
     """``tools/export_onnx.py``: export, check and print a report; exit 2 on
     bad input."""
-    return _run_tool(_export, export_parser(), argv)
+    return run_tool(_export, argv)
 
 
-__all__ = ['export_onnx', 'export_main', 'format_export', 'SegmentorForExport', 'compare',
+__all__ = ['export_onnx', 'export_main', 'format_export', 'SegmentorForExport',
            'weight_bytes', 'EXPORT_SHAPES', 'BLOCK_PATHS']

@@ -10,12 +10,13 @@ training). A resumed run adds a new timestamp folder; :func:`read_scalars`
 merges them in time order, later values replacing earlier ones at the same
 step.
 """
+import argparse
 import glob
 import json
 import os.path as osp
 from typing import Dict, List, Optional, Sequence, Tuple
 
-from .errors import ConfigError, MissingFileError
+from .errors import ConfigError, MissingFileError, run_tool
 
 # Record keys that are bookkeeping, not curves.
 _NOT_CURVES = ('step', 'epoch', 'iter', 'time', 'data_time', 'memory', 'eta')
@@ -147,3 +148,30 @@ def plot_scalars(path: str, out: str, keys: Optional[Sequence[str]] = None) -> s
     fig.savefig(out, dpi=100)
     plt.close(fig)
     return out
+
+
+def plot_log_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(description='Plot training curves from mmengine\'s '
+                                     'vis_data/scalars.json.')
+    parser.add_argument('path', help='work dir (all its runs are merged), a run\'s '
+                        'timestamp folder, or a scalars.json file')
+    parser.add_argument('--keys', nargs='+', help='curves to plot (default: every loss, and '
+                        'coco/bbox_mAP, coco/segm_mAP or mIoU if logged, else every '
+                        'validation metric), e.g. loss coco/bbox_mAP mIoU')
+    parser.add_argument('--out', help='PNG to write (default: curves.png in the work dir, '
+                        'or beside the scalars.json file)')
+    return parser
+
+
+def _plot_log(argv: Optional[Sequence[str]]) -> None:
+    args = plot_log_parser().parse_args(argv)
+    out = args.out or osp.join(args.path if osp.isdir(args.path) else osp.dirname(args.path),
+                               'curves.png')
+    plot_scalars(args.path, out, args.keys)
+    print(f'wrote {out}')
+
+
+def plot_log_main(argv: Optional[Sequence[str]] = None) -> int:
+    """``tools/plot_log.py``: write the curves and name the file; exit 2 on
+    bad input."""
+    return run_tool(_plot_log, argv)

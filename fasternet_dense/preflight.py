@@ -24,9 +24,6 @@ def leaf_datasets(dataset: dict) -> Iterator[dict]:
         yield dataset
 
 
-_leaf_datasets = leaf_datasets  # former name
-
-
 def dataset_paths(dataset: dict) -> List[Tuple[str, str]]:
     """``(what, path)`` pairs a dataset config needs on disk: its annotation
     file and its image / label folders, resolved against ``data_root``."""

@@ -18,7 +18,6 @@ import os
 import os.path as osp
 import platform
 import statistics
-import sys
 import time
 from contextlib import contextmanager, nullcontext
 from typing import Callable, Dict, List, Optional, Sequence, Tuple
@@ -31,7 +30,9 @@ from mmengine.config import Config, DictAction
 from mmengine.logging import MMLogger
 from mmengine.registry import DefaultScope
 
-from .errors import ConfigError, FasterNetDenseError, MissingFileError
+from .backbone import FasterNet, reference_forward
+from .errors import ConfigError, MissingFileError, run_tool
+from .preflight import leaf_datasets
 
 # Network input of the FLOP counts: the paper counts Mask R-CNN at 1280x800,
 # the Semantic FPN peers at 512x512. (H, W).
@@ -130,7 +131,6 @@ def fuse_model(module: nn.Module) -> nn.Module:
     """
     from mmcv.cnn import fuse_conv_bn
 
-    from .backbone import FasterNet
     for sub in list(module.modules()):
         if isinstance(sub, FasterNet):
             sub.fuse()
@@ -164,9 +164,7 @@ def _same_layout(a: nn.Module, b: nn.Module) -> bool:
 def find_test_images(cfg: Config, limit: int) -> Tuple[List[str], Optional[str]]:
     """Up to ``limit`` image files of the config's test set (sorted by name)
     and their folder; an empty list when the folder does not exist."""
-    dataset = cfg.test_dataloader.dataset
-    while 'dataset' in dataset:  # wrappers such as RepeatDataset
-        dataset = dataset.dataset
+    dataset = next(leaf_datasets(cfg.test_dataloader.dataset))
     prefix = dataset.get('data_prefix', {}) or {}
     folder = prefix.get('img') or prefix.get('img_path') or ''
     folder = osp.join(dataset.get('data_root', '') or '', folder)
@@ -304,14 +302,19 @@ def _load_average() -> Optional[float]:
         return None
 
 
-def _output_difference(a, b) -> Optional[Dict[str, float]]:
-    """Max abs difference of two (nested) tensor outputs and max abs of ``b``."""
-    ta = [t for t in (a if isinstance(a, (tuple, list)) else [a])]
-    tb = [t for t in (b if isinstance(b, (tuple, list)) else [b])]
-    if len(ta) != len(tb) or any(x.shape != y.shape for x, y in zip(ta, tb)):
+def output_difference(outputs, references) -> Optional[Dict[str, float]]:
+    """``max |out - ref|`` over all outputs, ``max |ref|`` and their ratio
+    (the relative error that the exactness and export tolerances bound).
+
+    Each side is a tensor or array, or a tuple / list of them; ``None`` when
+    the two differ in count or shapes.
+    """
+    outs, refs = ([torch.as_tensor(t) for t in (v if isinstance(v, (tuple, list)) else [v])]
+                  for v in (outputs, references))
+    if len(outs) != len(refs) or any(o.shape != r.shape for o, r in zip(outs, refs)):
         return None
-    diff = max((x.float() - y.float()).abs().max().item() for x, y in zip(ta, tb))
-    ref = max(y.float().abs().max().item() for y in tb)
+    diff = max((o.float() - r.float()).abs().max().item() for o, r in zip(outs, refs))
+    ref = max(r.float().abs().max().item() for r in refs)
     return dict(max_abs_diff=diff, max_abs_ref=ref, relative=diff / ref if ref else diff)
 
 
@@ -346,18 +349,10 @@ def _threads(num: Optional[int]):
 
 def backbone_flops(backbone: nn.Module, x: torch.Tensor) -> int:
     """FLOPs of one ``backbone(x)`` call, counted as :func:`complexity`
-    counts them; FasterNet is traced on its split/conv/concatenate path
-    (the fast path's in-place products escape the counter) and left as it was.
-    """
-    switched = [m for m in backbone.modules() if getattr(m, 'fast_inference', False)]
-    for m in switched:
-        m.fast_inference = False
-    try:
-        with torch.no_grad():
-            return _count(backbone, (x, ))[0]
-    finally:
-        for m in switched:
-            m.fast_inference = True
+    counts them (FasterNet on its split/conv/concatenate path, then left as
+    it was)."""
+    with reference_forward(backbone), torch.no_grad():
+        return _count(backbone, (x, ))[0]
 
 
 def matmul_rate(device: str = 'cpu', dtype: torch.dtype = torch.float32, size: int = 2048,
@@ -501,7 +496,7 @@ def benchmark(config: str,
                     out_a = runs[0](inputs[0])
                 with _autocast(device, specs[1]['amp']):
                     out_b = runs[1](inputs[1])
-                outputs = _output_difference(out_a, out_b)
+                outputs = output_difference(out_a, out_b)
         reference = None
         if peak:
             dtype = AMP_DTYPES[specs[0]['amp']] if specs[0]['amp'] else torch.float32
@@ -671,14 +666,12 @@ def complexity(config: str, shape: Optional[Sequence[int]] = None,
     shape = check_shape(shape) or FLOPS_SHAPES[scope]
     model = build_model(cfg)
     backbone = model.backbone
-    if hasattr(backbone, 'set_fast_inference'):
-        backbone.set_fast_inference(False)
     gen = torch.Generator().manual_seed(0)
     x = torch.randn(1, 3, *shape, generator=gen)
     samples = [_data_sample(scope, shape)]
     flops, by_module, proposals = None, {}, None
-    with torch.no_grad():
-        backbone_flops, _ = _count(backbone, (x, ))
+    with reference_forward(model), torch.no_grad():
+        backbone_count = backbone_flops(backbone, x)
         if whole_model:
             flops, by_module = _count(_TensorForward(model, samples), (x, ))
         if whole_model and scope == 'mmdet' and getattr(model, 'with_rpn', False):
@@ -692,7 +685,7 @@ def complexity(config: str, shape: Optional[Sequence[int]] = None,
     return dict(config=config, task=scope, shape=shape,
                 params=sum(p.numel() for p in model.parameters()), flops=flops,
                 backbone_params=sum(p.numel() for p in backbone.parameters()),
-                backbone_flops=backbone_flops,
+                backbone_flops=backbone_count,
                 by_module={k: v for k, v in parts.items() if v}, proposals=proposals)
 
 
@@ -717,17 +710,6 @@ figures; fewer proposals shrink the roi_head share. The same counter gives
 259.8G for mmdet's Mask R-CNN R50 (the FasterNet paper lists 253G; every
 detector here sits about 7G above its paper figure, all in the shared heads)
 and 45.7G / 32.3G for Semantic FPN R50 / R18 (peers: 46G / 32G)."""
-
-
-def _run_tool(main: Callable[[argparse.Namespace], None], parser: argparse.ArgumentParser,
-              argv: Optional[Sequence[str]]) -> int:
-    args = parser.parse_args(argv)
-    try:
-        main(args)
-    except FasterNetDenseError as err:
-        print(f'error: {err}', file=sys.stderr)
-        return 2
-    return 0
 
 
 def benchmark_parser() -> argparse.ArgumentParser:
@@ -771,7 +753,8 @@ def benchmark_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _benchmark(args: argparse.Namespace) -> None:
+def _benchmark(argv: Optional[Sequence[str]]) -> None:
+    args = benchmark_parser().parse_args(argv)
     vs = None if args.vs is None else (args.vs or args.config)
     result = benchmark(
         args.config, checkpoint=args.checkpoint, cfg_options=args.cfg_options, vs=vs,
@@ -789,7 +772,7 @@ def _benchmark(args: argparse.Namespace) -> None:
 
 def benchmark_main(argv: Optional[Sequence[str]] = None) -> int:
     """``tools/benchmark.py``: print the timing table; exit 2 on bad input."""
-    return _run_tool(_benchmark, benchmark_parser(), argv)
+    return run_tool(_benchmark, argv)
 
 
 def flops_parser() -> argparse.ArgumentParser:
@@ -822,7 +805,8 @@ def format_complexity(rows: Sequence[Dict[str, object]]) -> str:
     return '\n'.join(lines)
 
 
-def _flops(args: argparse.Namespace) -> None:
+def _flops(argv: Optional[Sequence[str]]) -> None:
+    args = flops_parser().parse_args(argv)
     configs = list(args.configs) + (list(SEG_CONFIGS) if args.all_seg else [])
     if not configs:
         raise ConfigError('get_flops needs a CONFIG or --all-seg.')
@@ -836,10 +820,10 @@ def _flops(args: argparse.Namespace) -> None:
 
 def flops_main(argv: Optional[Sequence[str]] = None) -> int:
     """``tools/get_flops.py``: print the complexity table; exit 2 on bad input."""
-    return _run_tool(_flops, flops_parser(), argv)
+    return run_tool(_flops, argv)
 
 
 __all__ = ['benchmark', 'format_benchmark', 'complexity', 'build_model', 'load_model_config',
            'prepare_model', 'fuse_model', 'make_test_batches', 'summarize', 'time_interleaved',
-           'machine_info', 'check_shape', 'benchmark_main', 'flops_main', 'backbone_flops',
-           'matmul_rate']
+           'machine_info', 'output_difference', 'check_shape', 'benchmark_main', 'flops_main',
+           'backbone_flops', 'matmul_rate']
