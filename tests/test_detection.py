@@ -1,13 +1,11 @@
 """Detection: the COCO configs, other mmdet detectors, pre-flight errors."""
-import os
-import subprocess
-import sys
-
 import pytest
 import torch
 from mmengine.config import Config
 
 from fasternet_dense import FasterNet, count_parameters
+
+from toolruns import assert_names_the_s_imagenet_download, error_line, run_tool
 
 # The paper's Mask R-CNN parameter counts (millions).
 PAPER_MASKRCNN_PARAMS_M = {'s': 49.0, 'm': 71.2, 'l': 110.9}
@@ -85,31 +83,18 @@ def test_backbone_trains_in_other_mmdet_detectors(tmp_path, name):
     assert grad is not None and grad.abs().sum() > 0
 
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-
-
-def run_train(*args):
-    return subprocess.run([sys.executable, 'tools/train.py', *args], cwd=ROOT,
-                          capture_output=True, text=True, timeout=300)
-
-
 def test_missing_imagenet_checkpoint_stops_before_the_dataset(tmp_path):
-    proc = run_train('configs/maskrcnn_fasternet_s_coco.py', '--work-dir', str(tmp_path))
-    assert proc.returncode == 2
-    line = proc.stderr.strip()
-    assert '\n' not in line, line
-    assert 'checkpoints/fasternet_s-epoch.299-val_acc1.81.2840.pth' in line
-    assert 'https://github.com/JierunChen/FasterNet/releases/download/v1.0/' in line
-    assert 'model.backbone.init_cfg=None' in line
+    line = error_line(run_tool('train.py', 'configs/maskrcnn_fasternet_s_coco.py',
+                               '--work-dir', str(tmp_path), timeout=300))
+    assert_names_the_s_imagenet_download(line)
 
 
 def test_missing_coco_is_one_clear_line_naming_the_path(tmp_path):
-    proc = run_train('configs/maskrcnn_fasternet_s_coco.py', '--work-dir', str(tmp_path),
-                     '--cfg-options', 'model.backbone.init_cfg=None',
-                     f'train_dataloader.dataset.data_root={tmp_path}/coco/')
-    assert proc.returncode == 2
-    line = proc.stderr.strip()
-    assert '\n' not in line, line
+    line = error_line(run_tool('train.py', 'configs/maskrcnn_fasternet_s_coco.py',
+                               '--work-dir', str(tmp_path), '--cfg-options',
+                               'model.backbone.init_cfg=None',
+                               f'train_dataloader.dataset.data_root={tmp_path}/coco/',
+                               timeout=300))
     assert f'{tmp_path}/coco/annotations/instances_train2017.json' in line
     assert '--cfg-options' in line
 

@@ -2,8 +2,6 @@
 official mmdet 2.x checkpoint, and distributed training on CPU."""
 import logging
 import os
-import subprocess
-import sys
 
 import pytest
 import torch
@@ -12,35 +10,19 @@ from fasternet_dense import cli
 from fasternet_dense.toydata import make_toy_coco
 
 from test_checkpoint import native_to_official
+from toolruns import as_argv, loader_options, run_distributed, run_tool
 
 CONFIG = 'configs/maskrcnn_fasternet_t0_toycoco.py'
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 pytestmark = pytest.mark.slow
 
 
 def toy_options(root, **extra):
-    """--cfg-options that point the toy config at ``root``."""
+    """--cfg-options that point the toy config, evaluators included, at ``root``."""
     root = str(root).rstrip('/') + '/'
-    options = {
-        'train_dataloader.dataset.data_root': root,
-        'val_dataloader.dataset.data_root': root,
-        'test_dataloader.dataset.data_root': root,
-        'val_evaluator.ann_file': root + 'annotations/instances_val2017.json',
-        'test_evaluator.ann_file': root + 'annotations/instances_val2017.json',
-        'train_dataloader.num_workers': 0,
-        'train_dataloader.persistent_workers': False,
-        'val_dataloader.num_workers': 0,
-        'val_dataloader.persistent_workers': False,
-        'test_dataloader.num_workers': 0,
-        'test_dataloader.persistent_workers': False,
-    }
-    options.update(extra)
-    return options
-
-
-def as_argv(options):
-    return ['--cfg-options', *(f'{k}={v}' for k, v in options.items())]
+    ann_file = root + 'annotations/instances_val2017.json'
+    evaluators = {'val_evaluator.ann_file': ann_file, 'test_evaluator.ann_file': ann_file}
+    return loader_options(root, **dict(evaluators, **extra))
 
 
 class Records(logging.Handler):
@@ -122,10 +104,8 @@ def test_test_tool_prints_coco_metrics(toy_coco, tmp_path):
     path = tmp_path / 'random.pth'
     torch.save({'state_dict': runner.model.state_dict(), 'meta': {}}, path)
     out = tmp_path / 'results.pkl'
-    proc = subprocess.run(
-        [sys.executable, 'tools/test.py', CONFIG, str(path), '--work-dir', str(tmp_path / 'w'),
-         '--out', str(out), '--show-dir', str(tmp_path / 'show'), *as_argv(options)],
-        cwd=ROOT, capture_output=True, text=True, timeout=600)
+    proc = run_tool('test.py', CONFIG, str(path), '--work-dir', str(tmp_path / 'w'),
+                    '--out', str(out), '--show-dir', str(tmp_path / 'show'), *as_argv(options))
     assert proc.returncode == 0, proc.stderr[-3000:]
     for key in ('coco/bbox_mAP', 'coco/segm_mAP'):
         assert key in proc.stdout
@@ -141,11 +121,8 @@ def test_distributed_training_on_cpu_with_two_processes(toy_coco, tmp_path):
         'train_cfg.max_epochs': 1, 'train_cfg.val_interval': 1,
         'train_dataloader.batch_size': 2, 'val_dataloader.batch_size': 2,
         'default_hooks.checkpoint.interval': 1, 'default_hooks.logger.interval': 1})
-    env = dict(os.environ, PYTHON=sys.executable, PORT='29517', OMP_NUM_THREADS='1')
-    proc = subprocess.run(
-        ['bash', 'tools/dist_train.sh', CONFIG, '2', '--work-dir', str(work_dir),
-         *as_argv(options)],
-        cwd=ROOT, capture_output=True, text=True, timeout=900, env=env)
+    proc = run_distributed('dist_train.sh', CONFIG, '2', '--work-dir', str(work_dir),
+                           *as_argv(options), port=29517)
     # torchrun exits 0 only when every worker did.
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert (work_dir / 'epoch_1.pth').is_file()

@@ -1,8 +1,6 @@
 """Semantic FPN: the ADE20K configs, every variant through mmseg, and the toy
 ADE set end to end (learning, the test tool, pre-flight errors)."""
 import os
-import subprocess
-import sys
 
 import pytest
 import torch
@@ -10,6 +8,9 @@ from mmengine.config import Config
 
 from fasternet_dense import FasterNet, cli
 from fasternet_dense.toydata import make_toy_ade
+
+from toolruns import (as_argv, assert_names_the_s_imagenet_download, error_line,
+                      loader_options, run_distributed, run_tool)
 
 ARCHS = ['t0', 't1', 't2', 's', 'm', 'l']
 CKPTS = {
@@ -21,7 +22,6 @@ CKPTS = {
     'l': 'fasternet_l-epoch.299-val_acc1.83.5060.pth',
 }
 TOY_CONFIG = 'configs/semfpn_fasternet_t0_toyade.py'
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
 def build_segmentor(model_cfg):
@@ -84,21 +84,6 @@ def test_every_variant_builds_through_mmseg_and_takes_a_loss_step(arch):
     assert model.backbone.patch_embed.proj.weight.grad.abs().sum() > 0
 
 
-def toy_options(root, **extra):
-    root = str(root)
-    options = {}
-    for loader in ('train_dataloader', 'val_dataloader', 'test_dataloader'):
-        options[f'{loader}.dataset.data_root'] = root
-        options[f'{loader}.num_workers'] = 0
-        options[f'{loader}.persistent_workers'] = False
-    options.update(extra)
-    return options
-
-
-def as_argv(options):
-    return ['--cfg-options', *(f'{k}={v}' for k, v in options.items())]
-
-
 @pytest.fixture(scope='module')
 def toy_ade(tmp_path_factory):
     root = tmp_path_factory.mktemp('toy_ade')
@@ -108,7 +93,7 @@ def toy_ade(tmp_path_factory):
 
 @pytest.mark.slow
 def test_brief_training_lowers_loss_and_beats_untrained_miou(toy_ade, tmp_path):
-    options = toy_options(toy_ade, **{
+    options = loader_options(toy_ade, **{
         'train_cfg.max_iters': 150, 'train_cfg.val_interval': 150,
         'param_scheduler.0.end': 10, 'param_scheduler.1.begin': 10,
         'param_scheduler.1.end': 150, 'default_hooks.checkpoint.interval': 150,
@@ -127,18 +112,16 @@ def test_brief_training_lowers_loss_and_beats_untrained_miou(toy_ade, tmp_path):
 
 @pytest.mark.slow
 def test_test_tool_prints_segmentation_metrics_and_pictures(toy_ade, tmp_path):
-    options = toy_options(toy_ade)
+    options = loader_options(toy_ade)
     cfg = cli.load_config(TOY_CONFIG, options, str(tmp_path))
     runner = cli.build_runner(cfg)
     runner.model.init_weights()
     path = tmp_path / 'random.pth'
     torch.save({'state_dict': runner.model.state_dict(), 'meta': {}}, path)
     show = tmp_path / 'show'
-    proc = subprocess.run(
-        [sys.executable, 'tools/test.py', TOY_CONFIG, str(path), '--work-dir',
-         str(tmp_path / 'w'), '--show-dir', str(show), '--out', str(tmp_path / 'labels'),
-         *as_argv(options)],
-        cwd=ROOT, capture_output=True, text=True, timeout=600)
+    proc = run_tool('test.py', TOY_CONFIG, str(path), '--work-dir', str(tmp_path / 'w'),
+                    '--show-dir', str(show), '--out', str(tmp_path / 'labels'),
+                    *as_argv(options))
     assert proc.returncode == 0, proc.stderr[-3000:]
     for key in ('mIoU', 'mAcc', 'aAcc'):
         assert key in proc.stdout
@@ -149,28 +132,17 @@ def test_test_tool_prints_segmentation_metrics_and_pictures(toy_ade, tmp_path):
 
 
 def test_missing_ade20k_is_one_clear_line_before_building(tmp_path):
-    proc = subprocess.run(
-        [sys.executable, 'tools/train.py', 'configs/semfpn_fasternet_t0_ade20k.py',
-         '--work-dir', str(tmp_path), '--cfg-options', 'model.backbone.init_cfg=None',
-         f'train_dataloader.dataset.data_root={tmp_path}/nowhere'],
-        cwd=ROOT, capture_output=True, text=True, timeout=300)
-    assert proc.returncode == 2
-    lines = proc.stderr.strip().splitlines()
-    assert len(lines) == 1, proc.stderr
-    assert f'{tmp_path}/nowhere/images/training' in lines[0] and '--cfg-options' in lines[0]
+    line = error_line(run_tool(
+        'train.py', 'configs/semfpn_fasternet_t0_ade20k.py', '--work-dir', str(tmp_path),
+        '--cfg-options', 'model.backbone.init_cfg=None',
+        f'train_dataloader.dataset.data_root={tmp_path}/nowhere', timeout=300))
+    assert f'{tmp_path}/nowhere/images/training' in line and '--cfg-options' in line
 
 
 def test_missing_imagenet_checkpoint_says_where_to_get_it(tmp_path):
-    proc = subprocess.run(
-        [sys.executable, 'tools/train.py', 'configs/semfpn_fasternet_s_ade20k.py',
-         '--work-dir', str(tmp_path)],
-        cwd=ROOT, capture_output=True, text=True, timeout=300)
-    assert proc.returncode == 2
-    line = proc.stderr.strip()
-    assert '\n' not in line, line
-    assert 'checkpoints/fasternet_s-epoch.299-val_acc1.81.2840.pth' in line
-    assert 'https://github.com/JierunChen/FasterNet/releases/download/v1.0/' in line
-    assert 'model.backbone.init_cfg=None' in line
+    line = error_line(run_tool('train.py', 'configs/semfpn_fasternet_s_ade20k.py',
+                               '--work-dir', str(tmp_path), timeout=300))
+    assert_names_the_s_imagenet_download(line)
 
 
 @pytest.mark.slow
@@ -178,23 +150,18 @@ def test_distributed_training_and_testing_on_cpu(toy_ade, tmp_path):
     """Two processes through the dist scripts; mmseg's SyncBN configs run as
     plain BN on each CPU rank."""
     work_dir = tmp_path / 'dist'
-    options = toy_options(toy_ade, **{
+    options = loader_options(toy_ade, **{
         'train_cfg.max_iters': 4, 'train_cfg.val_interval': 4,
         'default_hooks.checkpoint.interval': 4, 'default_hooks.logger.interval': 1})
-    env = dict(os.environ, PYTHON=sys.executable, PORT='29518', OMP_NUM_THREADS='1')
-    proc = subprocess.run(
-        ['bash', 'tools/dist_train.sh', TOY_CONFIG, '2', '--work-dir', str(work_dir),
-         *as_argv(options)],
-        cwd=ROOT, capture_output=True, text=True, timeout=900, env=env)
+    proc = run_distributed('dist_train.sh', TOY_CONFIG, '2', '--work-dir', str(work_dir),
+                           *as_argv(options), port=29518)
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert (work_dir / 'iter_4.pth').is_file()
     text = '\n'.join(p.read_text() for p in work_dir.rglob('*.log'))
     assert 'Distributed training: True' in text
     # 16 validation images at 8 per batch on each of 2 ranks: one iteration.
     assert 'Iter(val) [1/1]' in text
-    proc = subprocess.run(
-        ['bash', 'tools/dist_test.sh', TOY_CONFIG, str(work_dir / 'iter_4.pth'), '2',
-         '--work-dir', str(tmp_path / 'test'), *as_argv(options)],
-        cwd=ROOT, capture_output=True, text=True, timeout=900, env=env)
+    proc = run_distributed('dist_test.sh', TOY_CONFIG, str(work_dir / 'iter_4.pth'), '2',
+                           '--work-dir', str(tmp_path / 'test'), *as_argv(options), port=29518)
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert 'mIoU' in proc.stdout
