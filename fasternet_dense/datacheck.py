@@ -60,7 +60,7 @@ from PIL import Image
 
 from .errors import ConfigError, DatasetError
 from .preflight import leaf_datasets
-from .resume import atomic_write_bytes
+from .fileio import atomic_write_text
 
 DATA_CHECK_DEFAULTS = dict(enabled=True, skip_bad=False, image_read='auto', decode_limit=2000)
 IMAGE_READ_MODES = ('auto', 'decode', 'header')
@@ -553,10 +553,6 @@ def _is_remote(*paths) -> bool:
     return any(p and '://' in str(p) for p in paths)
 
 
-def _write_atomic(path: str, text: str) -> None:
-    atomic_write_bytes(text.encode(), path)
-
-
 def _filtered_path(work_dir: str, loader: str, original: str, ext: str) -> str:
     stem = osp.splitext(osp.basename(original.rstrip('/')))[0] or 'dataset'
     folder = osp.join(work_dir, FILTERED_DIR)
@@ -592,7 +588,7 @@ def _check_coco_dataset(cfg, loader, dataset, cls, opts, work_dir) -> List[str]:
             return [f'{loader}: no usable images left in {ann_file} after dropping bad '
                     'samples'] + lines
         new = _filtered_path(work_dir, loader, ann_file, '.json')
-        _write_atomic(new, json.dumps(filtered, separators=(',', ':')))
+        atomic_write_text(json.dumps(filtered, separators=(',', ':')), new)
         dataset['ann_file'] = new
         _redirect_evaluators(cfg, ann_file, new)
         dropped_anns = len(result.data['annotations']) - len(filtered['annotations'])
@@ -630,7 +626,7 @@ def _check_seg_dataset(cfg, loader, dataset, cls, opts, work_dir) -> List[str]:
             return [f'{loader}: no usable samples left in {img_dir} after dropping bad '
                     'samples'] + lines
         new = _filtered_path(work_dir, loader, prefix.get('img_path') or 'images', '.txt')
-        _write_atomic(new, ''.join(n + '\n' for n in good))
+        atomic_write_text(''.join(n + '\n' for n in good), new)
         dataset['ann_file'] = new
         _warn(lines, f'{loader}: data_check.skip_bad is set, so {len(result.bad)} of '
               f'{len(result.names)} samples are left out; the dataset reads the sample '
@@ -644,7 +640,7 @@ def _summary(problems: ProblemLog, work_dir: str, loader: str, source: str) -> L
     lines = problems.lines()
     if problems.total() > len(lines):
         path = _filtered_path(work_dir, loader, source, '_problems.txt')
-        _write_atomic(path, ''.join(line + '\n' for line in problems.all_lines()))
+        atomic_write_text(''.join(line + '\n' for line in problems.all_lines()), path)
         lines.append(f'{loader}: all {problems.total()} problems are listed in {path}')
     return lines
 

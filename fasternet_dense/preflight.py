@@ -205,7 +205,8 @@ def check_resume(cfg: Config) -> None:
     ``cfg.load_from`` to it; leftover temporary files of a save that was
     killed are removed.
     """
-    from .resume import checkpoint_problem, find_resumable_checkpoint, remove_stale_temp_files
+    from .fileio import remove_stale_temp_files
+    from .resume import checkpoint_problem, find_resumable_checkpoint
     if not cfg.get('resume'):
         return
     path = cfg.get('load_from')

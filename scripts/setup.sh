@@ -1,13 +1,31 @@
 #!/usr/bin/env bash
-# Create .venv and install the pinned OpenMMLab stack, building mmcv 2.1.0 with
-# its compiled ops. Idempotent: a second run checks the stamp and returns fast.
+# Create .venv and install the pinned OpenMMLab stack on PyPI's default torch,
+# building mmcv 2.1.0 with its compiled ops for exactly that torch.
+# Idempotent: a second run checks the stamp and the ops and returns fast.
+#
+# The mmcv wheel is kept in $MMCV_WHEELHOUSE (default ~/.cache/fasternet-dense/mmcv)
+# under a folder named after the torch version, its CUDA version, the Python
+# version and whether CUDA ops were compiled. pip's own wheel cache keys a
+# source build by the source archive only, so it could hand a wheel compiled
+# for another torch to this one; the build below never reads or fills it.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$(pwd)
 VENV=${VENV:-$ROOT/.venv}
 PY=${PYTHON:-python3}
 STAMP=$VENV/.fasternet_dense_stamp
-want=$(cat requirements.txt pyproject.toml scripts/setup.sh | sha256sum | cut -d' ' -f1)
+WHEELHOUSE=${MMCV_WHEELHOUSE:-$HOME/.cache/fasternet-dense/mmcv}
+MMCV_REQ=$(grep -E '^mmcv==' requirements.txt)
+
+# What mmcv's compiled ops must match: torch build, Python, CPU or CUDA ops.
+build_key() {
+  "$VENV/bin/python" - <<'PY'
+import os, sys, torch
+cuda = os.environ.get('FORCE_CUDA') == '1' or torch.cuda.is_available()
+ops = 'cuda' + os.environ.get('TORCH_CUDA_ARCH_LIST', 'auto').replace(' ', '').replace(';', '_') if cuda else 'cpu'
+print(f'torch{torch.__version__}-cu{torch.version.cuda or "none"}-py{sys.version_info[0]}{sys.version_info[1]}-{ops}')
+PY
+}
 
 check_ops() {
   "$VENV/bin/python" - <<'PY'
@@ -20,7 +38,9 @@ assert out.shape == (1, 4, 2, 2), out.shape
 PY
 }
 
-if [[ -f $STAMP && $(cat "$STAMP") == "$want" ]] && check_ops 2>/dev/null; then
+want=$(cat requirements.txt pyproject.toml scripts/setup.sh | sha256sum | cut -d' ' -f1)
+if [[ -f $STAMP && $(head -1 "$STAMP") == "$want" && $(sed -n 2p "$STAMP") == "$(build_key 2>/dev/null)" ]] \
+    && check_ops 2>/dev/null; then
   echo "setup: .venv is up to date"
   exit 0
 fi
@@ -30,20 +50,31 @@ pip() { "$VENV/bin/python" -m pip "$@"; }
 pip install -q --upgrade pip
 # Build tools first: mmcv's setup imports torch and pkg_resources.
 pip install -q "setuptools<82" wheel ninja
-# Everything but mmcv first, at the pinned versions (mmcv's own loose
-# requirements would otherwise pull a numpy 2 build of opencv).
+# Everything but mmcv, at the pinned versions (mmcv's own loose requirements
+# would otherwise pull a numpy 2 build of opencv).
 grep -v -E '^mmcv==' requirements.txt > "$VENV/requirements-no-mmcv.txt"
 pip install -q -r "$VENV/requirements-no-mmcv.txt"
-if ! check_ops 2>/dev/null; then
-  echo "setup: building mmcv 2.1.0 with compiled ops (about 20 minutes on 2 cores; pip caches the wheel)"
+
+key=$(build_key)
+wheels=$WHEELHOUSE/$key
+if ! compgen -G "$wheels/mmcv-*.whl" > /dev/null; then
+  echo "setup: building $MMCV_REQ with compiled ops for $key (11 to 25 minutes on 2 cores, once per torch build)"
+  mkdir -p "$WHEELHOUSE"
+  tmp=$(mktemp -d "$WHEELHOUSE/.build.XXXXXX")
   MMCV_WITH_OPS=1 MAX_JOBS=${MAX_JOBS:-$(nproc)} \
-    pip install --no-deps --no-build-isolation "$(grep -E '^mmcv==' requirements.txt)"
+    pip wheel --no-cache-dir --no-deps --no-build-isolation -w "$tmp" "$MMCV_REQ"
+  rm -rf "$wheels"
+  mv "$tmp" "$wheels"   # whole folder at once: a killed build leaves no half wheel
+fi
+installed=$(sed -n 2p "$STAMP" 2>/dev/null || true)
+if [[ $installed != "$key" ]] || ! check_ops 2>/dev/null; then
+  pip install -q --no-deps --no-cache-dir --force-reinstall "$wheels"/mmcv-*.whl
 fi
 pip install -q --no-deps --no-build-isolation -e .
 if ! check_ops; then
-  echo "setup: ERROR mmcv was installed without its compiled ops (mmcv.ops.RoIAlign failed);" \
-       "remove .venv and rerun with MMCV_WITH_OPS=1" >&2
+  echo "setup: ERROR mmcv's compiled ops do not load (mmcv.ops.RoIAlign failed) for $key;" \
+       "remove $wheels and .venv, then rerun" >&2
   exit 1
 fi
-echo "$want" > "$STAMP"
-echo "setup: done ($("$VENV/bin/python" -c 'import torch, mmcv, mmdet, mmseg; print("torch", torch.__version__, "mmcv", mmcv.__version__, "mmdet", mmdet.__version__, "mmseg", mmseg.__version__)'))"
+printf '%s\n%s\n' "$want" "$key" > "$STAMP"
+echo "setup: done ($("$VENV/bin/python" -c 'import torch, torchvision, mmcv, mmdet, mmseg, mmpretrain, timm; print("torch", torch.__version__, "torchvision", torchvision.__version__, "mmcv", mmcv.__version__, "mmdet", mmdet.__version__, "mmseg", mmseg.__version__, "mmpretrain", mmpretrain.__version__, "timm", timm.__version__)'))"

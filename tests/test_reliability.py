@@ -25,8 +25,9 @@ from mmengine.config import Config
 from fasternet_dense import ConfigError, MissingFileError, cli
 from fasternet_dense.logplot import default_keys, find_scalar_files, plot_scalars, read_scalars
 from fasternet_dense.preflight import check_model_config
+from fasternet_dense.fileio import remove_stale_temp_files
 from fasternet_dense.resume import (StepSeedHook, checkpoint_problem,
-                                    find_resumable_checkpoint, remove_stale_temp_files, reseed,
+                                    find_resumable_checkpoint, reseed,
                                     save_checkpoint)
 from fasternet_dense.toydata import make_toy_ade
 
