@@ -5,6 +5,11 @@
 # 1024]. Paper: 49.0M params, 258G FLOPs, 39.9 box AP, 36.9 mask AP.
 _base_ = 'mmdet::mask_rcnn/mask-rcnn_r50_fpn_1x_coco.py'
 custom_imports = dict(imports=['fasternet_dense'], allow_failed_imports=False)
+# Checkpoints written whole or not at all, resume from the newest complete
+# one, and random draws that depend only on the training position, so that a
+# killed run resumed with --resume ends as an uninterrupted one would.
+runner_type = 'CrashSafeRunner'
+custom_hooks = [dict(type='StepSeedHook')]
 
 pretrained = 'checkpoints/fasternet_s-epoch.299-val_acc1.81.2840.pth'
 model = dict(

@@ -10,6 +10,11 @@ _base_ = [
     'mmseg::_base_/default_runtime.py',
 ]
 custom_imports = dict(imports=['fasternet_dense'], allow_failed_imports=False)
+# Checkpoints written whole or not at all, resume from the newest complete
+# one, and random draws that depend only on the training position, so that a
+# killed run resumed with --resume ends as an uninterrupted one would.
+runner_type = 'CrashSafeRunner'
+custom_hooks = [dict(type='StepSeedHook')]
 
 crop_size = (512, 512)
 pretrained = 'checkpoints/fasternet_s-epoch.299-val_acc1.81.2840.pth'

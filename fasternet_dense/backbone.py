@@ -39,6 +39,26 @@ ARCH_SETTINGS: Dict[str, dict] = {
     'm': dict(embed_dim=144, depths=(3, 4, 18, 3), act='ReLU', drop_path_rate=0.2),
     'l': dict(embed_dim=192, depths=(3, 4, 18, 3), act='ReLU', drop_path_rate=0.3),
 }
+# The official ImageNet-1k weights of each variant: the file name as the
+# release serves it ('.' where the training code wrote '=') and its top-1.
+# Configs look for them under checkpoints/.
+PRETRAINED_URL = 'https://github.com/JierunChen/FasterNet/releases/download/v1.0/'
+PRETRAINED: Dict[str, dict] = {
+    't0': dict(file='fasternet_t0-epoch.281-val_acc1.71.9180.pth', top1=71.918),
+    't1': dict(file='fasternet_t1-epoch.291-val_acc1.76.2180.pth', top1=76.218),
+    't2': dict(file='fasternet_t2-epoch.289-val_acc1.78.8860.pth', top1=78.886),
+    's': dict(file='fasternet_s-epoch.299-val_acc1.81.2840.pth', top1=81.284),
+    'm': dict(file='fasternet_m-epoch.291-val_acc1.82.9620.pth', top1=82.962),
+    'l': dict(file='fasternet_l-epoch.299-val_acc1.83.5060.pth', top1=83.506),
+}
+
+
+def pretrained_path(arch: str) -> str:
+    """Where the configs expect ``arch``'s ImageNet weights:
+    ``checkpoints/<file>``."""
+    return f"checkpoints/{PRETRAINED[arch]['file']}"
+
+
 _CUSTOM_ARCH_KEYS = {'embed_dim', 'depths', 'act', 'drop_path_rate', 'mlp_ratio', 'n_div'}
 MIN_INPUT_SIZE = 32
 

@@ -117,32 +117,31 @@ def safe_torch_load(filename: str, map_location=None):
             "torch.save({'state_dict': model.state_dict()}, path).") from None
 
 
-def _load_local(filename: str, map_location=None):
+def load_local(filename: str, map_location=None):
+    """mmengine's local-file checkpoint loader, through :func:`safe_torch_load`."""
     filename = os.path.expanduser(filename)
     if not os.path.isfile(filename):
         raise MissingFileError(f'Checkpoint file {filename} does not exist; check the path.')
     return safe_torch_load(filename, map_location)
 
 
-def _load_http(filename: str, map_location=None, model_dir=None, progress: bool = True):
+def load_http(filename: str, map_location=None, model_dir=None, progress: bool = True):
+    """mmengine's http(s) checkpoint loader, through :func:`safe_torch_load`.
+
+    As in mmengine, rank 0 downloads into the cache while the other ranks
+    wait at a barrier, then every rank reads the cached file.
+    """
+    from mmengine.dist import barrier, get_dist_info
     from torch.hub import download_url_to_file, get_dir
     model_dir = model_dir or os.path.join(get_dir(), 'checkpoints')
-    os.makedirs(model_dir, exist_ok=True)
     cached = os.path.join(model_dir, os.path.basename(filename.split('?')[0]))
-    if not os.path.exists(cached):
+    rank, world_size = get_dist_info()
+    if rank == 0 and not os.path.exists(cached):
+        os.makedirs(model_dir, exist_ok=True)
         download_url_to_file(filename, cached, progress=progress)
+    if world_size > 1:
+        barrier()
     return safe_torch_load(cached, map_location)
-
-
-def install_safe_loading() -> None:
-    """Route mmengine's local and http checkpoint loaders through
-    :func:`safe_torch_load`. Called on ``import fasternet_dense``."""
-    import mmengine.runner.checkpoint as mmckpt
-    mmckpt.CheckpointLoader.register_scheme(prefixes='', loader=_load_local, force=True)
-    mmckpt.CheckpointLoader.register_scheme(
-        prefixes=['http://', 'https://'], loader=_load_http, force=True)
-    # open-mmlab:// and torchvision:// call this module function directly.
-    mmckpt.load_from_http = _load_http
 
 
 def _unwrap(checkpoint) -> dict:

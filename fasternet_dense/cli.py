@@ -15,7 +15,6 @@ from mmengine.config import Config, DictAction
 from .errors import ConfigError, run_tool
 from .datacheck import check_data
 from .preflight import check_datasets, check_model_config, check_pretrained, check_resume
-from .resume import add_step_seed_hook
 
 
 def _common_args(parser: argparse.ArgumentParser) -> None:
@@ -129,7 +128,6 @@ def prepare_train_config(args: argparse.Namespace) -> Config:
     check_model_config(cfg)
     check_data(cfg, loaders)
     check_resume(cfg)
-    add_step_seed_hook(cfg)
     return cfg
 
 

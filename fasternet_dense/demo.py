@@ -30,40 +30,80 @@ def make_data(task: str, root: str) -> None:
         make_toy_ade(root)
 
 
-def _prediction_grid(runner, cfg, task: str, out_file: str, num: int = 6) -> None:
-    """Draw ground truth (left) and prediction (right) for ``num`` validation
-    images and tile them into one PNG."""
+SCORE_THRESHOLD = 0.5  # detections drawn in the demo picture
+
+
+def _caption(text: str, width: int, height: int = 28) -> np.ndarray:
+    """A white strip of ``width`` pixels with ``text`` in black."""
     import cv2
+    strip = np.full((height, width, 3), 255, np.uint8)
+    cv2.putText(strip, text, (8, height - 9), cv2.FONT_HERSHEY_SIMPLEX, 0.55, (0, 0, 0), 1,
+                cv2.LINE_AA)
+    return strip
+
+
+def _legend(classes, palette, width: int, height: int = 28) -> np.ndarray:
+    """A strip with one colour swatch and name per class."""
+    import cv2
+    strip = np.full((height, width, 3), 255, np.uint8)
+    x = 8
+    for name, colour in zip(classes, palette):
+        cv2.rectangle(strip, (x, 6), (x + 16, height - 6), tuple(int(c) for c in colour), -1)
+        cv2.putText(strip, name, (x + 22, height - 9), cv2.FONT_HERSHEY_SIMPLEX, 0.5,
+                    (0, 0, 0), 1, cv2.LINE_AA)
+        x += 30 + 10 * len(name)
+    return strip
+
+
+def _prediction_grid(runner, cfg, task: str, out_file: str, num: int = 6) -> None:
+    """Draw ``num`` validation images, one row each, and save them as one PNG.
+
+    Detection rows: ground truth | prediction (detections with score >=
+    :data:`SCORE_THRESHOLD`). Segmentation rows: image | ground truth |
+    prediction, with a class-colour legend.
+    """
     import mmcv
     model = runner.model
     model.cfg = cfg
     model.eval()
     dataset = runner.val_dataloader.dataset
     if task == 'det':
-        from mmdet.apis import inference_detector
+        from mmdet.apis import inference_detector as infer
         from mmdet.visualization import DetLocalVisualizer as Visualizer
-        infer = inference_detector
     else:
-        from mmseg.apis import inference_model
+        from mmseg.apis import inference_model as infer
         from mmseg.visualization import SegLocalVisualizer as Visualizer
-        infer = inference_model
     visualizer = Visualizer(name=f'demo_{task}_{time.time()}')
     visualizer.dataset_meta = dataset.metainfo
-    tiles = []
+    rows = []
     for index in range(min(num, len(dataset))):
         info = dataset.get_data_info(index)
         image = mmcv.imread(info['img_path'], channel_order='rgb')
         result = infer(model, info['img_path'])
+        truth = dataset[index]['data_samples']
         if task == 'det':
-            visualizer.add_datasample('pred', image, result, draw_gt=False, pred_score_thr=0.5)
+            gt = truth.gt_instances
+            if hasattr(gt.bboxes, 'tensor'):  # box type -> plain tensor for drawing
+                gt.bboxes = gt.bboxes.tensor
+            result.gt_instances = gt
+            visualizer.add_datasample('pred', image, result, draw_gt=True, draw_pred=True,
+                                      pred_score_thr=SCORE_THRESHOLD)
+            rows.append(visualizer.get_image())
         else:
-            visualizer.add_datasample('pred', image, result, draw_gt=False, with_labels=False)
-        pred = visualizer.get_image()
-        tiles.append(np.concatenate([image, pred], axis=1))
-    rows = [np.concatenate(tiles[i:i + 2], axis=1) for i in range(0, len(tiles) - 1, 2)]
+            result.gt_sem_seg = truth.gt_sem_seg
+            visualizer.add_datasample('pred', image, result, draw_gt=True, draw_pred=True,
+                                      with_labels=False)
+            rows.append(np.concatenate([image, visualizer.get_image()], axis=1))
     grid = np.concatenate(rows, axis=0)
-    grid = cv2.resize(grid, None, fx=2, fy=2, interpolation=cv2.INTER_NEAREST)
-    mmcv.imwrite(grid[..., ::-1], out_file)
+    grid = np.repeat(np.repeat(grid, 2, axis=0), 2, axis=1)  # 2x, pixels kept sharp
+    width = grid.shape[1]
+    if task == 'det':
+        header = [_caption(f'ground truth | prediction (score >= {SCORE_THRESHOLD})', width)]
+    else:
+        meta = dataset.metainfo
+        header = [_caption('image | ground truth | prediction', width),
+                  _legend(meta['classes'], meta['palette'], width)]
+    mmcv.imwrite(np.concatenate([*header, grid], axis=0)[..., ::-1], out_file)
 
 
 def run_demo(task: str, work_dir: str, cfg_options: Optional[dict] = None) -> Dict[str, float]:

@@ -39,8 +39,7 @@ class AtomicWriter:
         if not mode.startswith('w'):
             raise ValueError(f'AtomicWriter writes whole files; got mode {mode!r}')
         self.path = os.fspath(path)
-        folder, name = osp.split(self.path)
-        self.tmp_path = osp.join(folder, f'.{name}.{os.getpid()}.tmp')
+        self.tmp_path = temp_path(self.path)
         self._file = builtins.open(self.tmp_path, mode)
         self._done = False
 
@@ -55,13 +54,8 @@ class AtomicWriter:
         if self._done:
             return
         self._done = True
-        try:
-            self._file.flush()
-            os.fsync(self._file.fileno())
-        finally:
-            self._file.close()
-        os.replace(self.tmp_path, self.path)
-        _fsync_dir(osp.dirname(self.path))
+        self._file.close()
+        publish(self.tmp_path, self.path)
 
     def discard(self) -> None:
         """Drop the temporary file; ``path`` keeps its old content."""
@@ -123,6 +117,21 @@ def _pid_running(pid: int) -> bool:
     except OSError:  # exists but belongs to someone else
         return True
     return True
+
+
+def temp_path(path: str) -> str:
+    """The hidden ``.NAME.PID.tmp`` file beside ``path`` that a writer of
+    this process fills before :func:`publish` renames it."""
+    folder, name = osp.split(os.fspath(path))
+    return osp.join(folder, f'.{name}.{os.getpid()}.tmp')
+
+
+def publish(written: str, path: str) -> None:
+    """Flush ``written`` to disk and rename it over ``path`` in one step."""
+    with builtins.open(written, 'rb') as f:
+        os.fsync(f.fileno())
+    os.replace(written, path)
+    _fsync_dir(osp.dirname(path))
 
 
 def atomic_write_text(text: str, path: str) -> None:

@@ -6,10 +6,8 @@ from typing import Iterator, List, Optional, Tuple
 
 from mmengine.config import Config, ConfigDict
 
+from .backbone import PRETRAINED_URL
 from .errors import ConfigError, MissingFileError
-
-# Where the official ImageNet weights are published.
-OFFICIAL_RELEASE = 'https://github.com/JierunChen/FasterNet/releases/download/v1.0/'
 
 
 def leaf_datasets(dataset: dict) -> Iterator[dict]:
@@ -90,7 +88,7 @@ def check_pretrained(cfg: Config) -> None:
             f'exists: rename it, or pass --cfg-options {where}.checkpoint={original}.')
     raise MissingFileError(
         f'ImageNet checkpoint for the backbone not found at {path}. Download '
-        f'{OFFICIAL_RELEASE}{osp.basename(path)} to that path, or train from scratch '
+        f'{PRETRAINED_URL}{osp.basename(path)} to that path, or train from scratch '
         f'with --cfg-options {where}=None.')
 
 

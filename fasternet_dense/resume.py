@@ -3,15 +3,18 @@
 Three parts, so that a training run killed at any moment and restarted with
 ``--resume`` ends with the weights an uninterrupted run would have:
 
-* Atomic saving (:func:`install_resume_support`, on ``import
-  fasternet_dense``): mmengine's ``save_checkpoint`` and the
-  ``last_checkpoint`` record written by ``CheckpointHook`` go to a temporary
-  file in the same folder, which is flushed, fsynced and then renamed over
-  the final name. A kill leaves either the old file or the complete new one,
-  never a truncated one (at most a hidden ``.NAME.PID.tmp`` file, removed on
-  the next resume).
+Each is switched on by name in a config; the project's configs do::
+
+    runner_type = 'CrashSafeRunner'
+    custom_hooks = [dict(type='StepSeedHook')]
+
+* :class:`CrashSafeRunner` saves each checkpoint to a temporary file in the
+  same folder, which is flushed, fsynced and then renamed over the final
+  name. A kill leaves either the old file or the complete new one, never a
+  truncated one (at most a hidden ``.NAME.PID.tmp`` file, removed on the
+  next resume).
 * Choosing the checkpoint to resume from (:func:`find_resumable_checkpoint`,
-  also used by the runner's automatic resume): the file named in
+  used by that runner's automatic resume and by ``tools/train.py``): the file named in
   ``last_checkpoint`` is used if it is complete (zip structure and every
   member's CRC intact); if it is missing, truncated or corrupt, a warning
   names it and the newest complete ``epoch_N.pth`` / ``iter_N.pth`` in the
@@ -27,7 +30,6 @@ Three parts, so that a training run killed at any moment and restarted with
   epoch-based loop they carry their state across epochs, which a resumed run
   cannot repeat (the hook warns).
 """
-import builtins
 import logging
 import os
 import os.path as osp
@@ -40,70 +42,66 @@ import numpy as np
 import torch
 from mmengine.hooks import Hook
 from mmengine.logging import print_log
-from mmengine.registry import HOOKS
+from mmengine.dist import is_main_process
+from mmengine.registry import HOOKS, RUNNERS
+from mmengine.runner import Runner
 
 from .errors import MissingFileError
-from .fileio import AtomicWriter
+from .fileio import publish, remove_stale_temp_files, temp_path
 
 LAST_CHECKPOINT = 'last_checkpoint'
 _CHECKPOINT_NAME = re.compile(r'^(epoch|iter)_(\d+)\.pth$')
 
 
-# ------------------------------------------------------- saving (patched in)
-_original_save_checkpoint = None
-
-
-def _is_local(filename: str, backend_args: Optional[dict]) -> bool:
+# ------------------------------------------------------------------ runner
+def _is_local(path: str, backend_args: Optional[dict]) -> bool:
     from mmengine.fileio import LocalBackend, get_file_backend
-    if filename.startswith('pavi://'):
-        return False
-    return isinstance(get_file_backend(filename, backend_args=backend_args), LocalBackend)
+    return isinstance(get_file_backend(path, backend_args=backend_args), LocalBackend)
 
 
-def save_checkpoint(checkpoint: dict, filename: str, file_client_args: Optional[dict] = None,
-                    backend_args: Optional[dict] = None) -> None:
-    """mmengine's ``save_checkpoint``, atomic for local files."""
-    if file_client_args is not None or not _is_local(filename, backend_args):
-        return _original_save_checkpoint(checkpoint, filename, file_client_args=file_client_args,
-                                         backend_args=backend_args)
-    folder = osp.dirname(filename)
-    if folder:
-        os.makedirs(folder, exist_ok=True)
-    with AtomicWriter(filename, 'wb') as f:
-        torch.save(checkpoint, f)
+@RUNNERS.register_module()
+class CrashSafeRunner(Runner):
+    """mmengine's ``Runner`` with crash-safe checkpoints; switched on by
+    ``runner_type = 'CrashSafeRunner'`` in a config.
 
+    * Each checkpoint is written to a hidden ``.NAME.PID.tmp`` file beside
+      its final name, fsynced and renamed over it: a kill leaves the old
+      file or the complete new one, never a truncated one.
+    * Automatic resume (``resume=True`` without ``load_from``) takes the
+      checkpoint :func:`find_resumable_checkpoint` picks: the one named in
+      ``last_checkpoint`` if it is complete, else the newest complete one.
+      mmengine's ``CheckpointHook`` writes that record in place, so a kill
+      in that moment can tear it; the choice then falls back in the same
+      way.
+    """
 
-def _checkpoint_hook_open(file, mode='r', *args, **kwargs):
-    """``open`` as seen by mmengine's checkpoint hook module: its one write,
-    the ``last_checkpoint`` record, becomes atomic."""
-    if isinstance(file, (str, os.PathLike)) and mode in ('w', 'wt', 'wb') \
-            and not args and not kwargs:
-        return AtomicWriter(file, mode)
-    return builtins.open(file, mode, *args, **kwargs)
+    def save_checkpoint(self, out_dir: str, filename: str,
+                        file_client_args: Optional[dict] = None, save_optimizer: bool = True,
+                        save_param_scheduler: bool = True, meta: Optional[dict] = None,
+                        by_epoch: bool = True, backend_args: Optional[dict] = None) -> None:
+        final = osp.join(out_dir, filename)
+        atomic = file_client_args is None and _is_local(final, backend_args)
+        written = temp_path(final) if atomic else final
+        try:
+            super().save_checkpoint(osp.dirname(written), osp.basename(written),
+                                    file_client_args, save_optimizer, save_param_scheduler,
+                                    meta, by_epoch, backend_args)
+        except BaseException:
+            if atomic and osp.exists(written):
+                os.remove(written)
+            raise
+        if atomic and osp.exists(written):  # only the main process writes
+            publish(written, final)
 
-
-def install_resume_support() -> None:
-    """Make mmengine's checkpoint saving atomic and its automatic resume use
-    :func:`find_resumable_checkpoint`. Called on ``import fasternet_dense``;
-    calling it again does nothing."""
-    global _original_save_checkpoint
-    import mmengine.hooks.checkpoint_hook as hook_module
-    import mmengine.runner as runner_pkg
-    import mmengine.runner.checkpoint as ckpt_module
-    import mmengine.runner.runner as runner_module
-    if _original_save_checkpoint is None:
-        _original_save_checkpoint = ckpt_module.save_checkpoint
-    # Runner, strategies and the hook each reach save_checkpoint by one of
-    # these names.
-    for module in (ckpt_module, runner_pkg, runner_module):
-        module.save_checkpoint = save_checkpoint
-        module.find_latest_checkpoint = find_resumable_checkpoint
-    try:
-        import mmengine.runner._flexible_runner as flexible
-        flexible.find_latest_checkpoint = find_resumable_checkpoint
-    except ImportError:
-        pass
-    hook_module.open = _checkpoint_hook_open
+    def load_or_resume(self) -> None:
+        if self._resume and self._load_from is None and not self._has_loaded:
+            if is_main_process():
+                remove_stale_temp_files(self.work_dir)
+            found = find_resumable_checkpoint(self.work_dir)
+            if found is None:
+                self._resume = False
+            self._load_from = found
+        super().load_or_resume()
 
 
 # -------------------------------------------------------- checking, choosing
@@ -120,7 +118,7 @@ def checkpoint_problem(path: str) -> Optional[str]:
     size = osp.getsize(path)
     if size == 0:
         return 'empty (0 bytes)'
-    with builtins.open(path, 'rb') as f:
+    with open(path, 'rb') as f:
         magic = f.read(4)
     if magic == b'PK\x03\x04':
         try:
@@ -169,7 +167,7 @@ def find_resumable_checkpoint(work_dir: str) -> Optional[str]:
     record = osp.join(work_dir, LAST_CHECKPOINT)
     named = None
     if osp.isfile(record):
-        with builtins.open(record) as f:
+        with open(record) as f:
             named = f.read().strip() or None
     candidates = _candidates(work_dir)
     if named is None and not candidates:
@@ -288,11 +286,3 @@ class StepSeedHook(Hook):
 
     def before_train_iter(self, runner, batch_idx: int, data_batch=None) -> None:
         reseed(self._base, _ITER, runner.iter)
-
-
-def add_step_seed_hook(cfg) -> None:
-    """Append :class:`StepSeedHook` to ``cfg.custom_hooks`` unless there."""
-    hooks = list(cfg.get('custom_hooks') or [])
-    if not any(h.get('type') in ('StepSeedHook', StepSeedHook) for h in hooks):
-        hooks.append(dict(type='StepSeedHook'))
-    cfg.custom_hooks = hooks

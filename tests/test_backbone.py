@@ -1,14 +1,18 @@
 """FasterNet backbone: architecture, knobs, registries, fast path, fusion."""
 import copy
 import os
+import os.path as osp
 import subprocess
 import sys
 
 import pytest
 import torch
+from mmengine.config import Config
 from torch.nn.modules.batchnorm import _BatchNorm
 
 from fasternet_dense import ARCH_SETTINGS, FasterNet, count_parameters, imagenet_head_parameters
+
+from conftest import ROOT, config_path
 
 ARCHS = list(ARCH_SETTINGS)
 
@@ -272,3 +276,18 @@ def test_import_does_not_pull_mmdet_or_mmseg():
                             timeout=300)
     assert result.returncode == 0, result.stderr[-2000:]
     assert result.stdout.strip() == '[]'
+
+
+def test_every_config_and_the_readme_name_the_weights_of_the_variant_table():
+    from fasternet_dense.backbone import PRETRAINED, PRETRAINED_URL, pretrained_path
+    assert set(PRETRAINED) == set(ARCH_SETTINGS)
+    for task, suffix in (('maskrcnn', 'coco'), ('semfpn', 'ade20k')):
+        for arch in ARCH_SETTINGS:
+            cfg = Config.fromfile(config_path(f'{task}_fasternet_{arch}_{suffix}.py'))
+            assert cfg.model.backbone.arch == arch
+            assert cfg.model.backbone.init_cfg.checkpoint == pretrained_path(arch)
+    with open(osp.join(ROOT, 'README.md')) as f:
+        readme = f.read()
+    for arch, weights in PRETRAINED.items():
+        assert f"| {arch} | {weights['file']} |" in readme
+    assert f'from `{PRETRAINED_URL}<file>`' in readme

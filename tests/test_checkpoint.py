@@ -1,5 +1,4 @@
 """Checkpoint layouts (official, timm, native, mmdet 2.x detector) and safe loading."""
-import re
 
 import pytest
 import numpy as np
@@ -9,28 +8,7 @@ import torch.nn as nn
 from fasternet_dense import CheckpointMismatchError, FasterNet, UnsafeCheckpointError
 from fasternet_dense.checkpoint import load_pretrained_state_dict
 
-OUT_NORM = re.compile(r'^norm(\d)\.')
-
-
-def native_to_official(state_dict, with_out_norms=False):
-    """The official release's flat layout: stage i -> stages.2i, merger before
-    stage i -> stages.2i-1, output norm i -> norm2i; plus its classifier."""
-    out = {}
-    for key, value in state_dict.items():
-        match = re.match(r'stages\.(\d)\.downsample\.(.*)', key)
-        if match:
-            key = f'stages.{2 * int(match.group(1)) - 1}.{match.group(2)}'
-        else:
-            match = re.match(r'stages\.(\d)\.(blocks\..*)', key)
-            if match:
-                key = f'stages.{2 * int(match.group(1))}.{match.group(2)}'
-        match = OUT_NORM.match(key)
-        if match:
-            if not with_out_norms:
-                continue
-            key = f'norm{2 * int(match.group(1))}.' + key[len(match.group(0)):]
-        out[key] = value
-    return out
+from conftest import OUT_NORM, native_to_official
 
 
 def imagenet_classifier(model):

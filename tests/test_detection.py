@@ -5,7 +5,7 @@ from mmengine.config import Config
 
 from fasternet_dense import FasterNet, count_parameters
 
-from toolruns import assert_names_the_s_imagenet_download, error_line, run_tool
+from conftest import assert_names_the_s_imagenet_download, config_path, error_line, run_tool
 
 # The paper's Mask R-CNN parameter counts (millions).
 PAPER_MASKRCNN_PARAMS_M = {'s': 49.0, 'm': 71.2, 'l': 110.9}
@@ -20,7 +20,7 @@ def build_detector(cfg_model):
 
 @pytest.mark.parametrize('arch', ['s', 'm', 'l'])
 def test_maskrcnn_parameter_count_matches_paper(arch):
-    cfg = Config.fromfile(f'configs/maskrcnn_fasternet_{arch}_coco.py')
+    cfg = Config.fromfile(config_path(f'maskrcnn_fasternet_{arch}_coco.py'))
     model = build_detector(cfg.model)
     params_m = count_parameters(model) / 1e6
     assert abs(params_m - PAPER_MASKRCNN_PARAMS_M[arch]) / PAPER_MASKRCNN_PARAMS_M[arch] < 0.01
@@ -32,7 +32,7 @@ def test_maskrcnn_parameter_count_matches_paper(arch):
     ('l', 1e-4, 0.3, 'fasternet_l-epoch.299-val_acc1.83.5060.pth'),
 ])
 def test_maskrcnn_configs_follow_the_paper_recipe(arch, lr, dpr, ckpt):
-    cfg = Config.fromfile(f'configs/maskrcnn_fasternet_{arch}_coco.py')
+    cfg = Config.fromfile(config_path(f'maskrcnn_fasternet_{arch}_coco.py'))
     assert cfg.optim_wrapper.optimizer == dict(type='AdamW', lr=lr, weight_decay=1e-4)
     assert cfg.model.backbone.drop_path_rate == dpr
     assert cfg.model.backbone.init_cfg.checkpoint == f'checkpoints/{ckpt}'
@@ -104,7 +104,7 @@ def test_checkpoint_under_its_original_name_is_pointed_out(tmp_path):
     from fasternet_dense.preflight import check_pretrained
     original = tmp_path / 'fasternet_s-epoch=299-val_acc1=81.2840.pth'
     original.write_bytes(b'')
-    cfg = Config.fromfile('configs/maskrcnn_fasternet_s_coco.py')
+    cfg = Config.fromfile(config_path('maskrcnn_fasternet_s_coco.py'))
     cfg.model.backbone.init_cfg.checkpoint = str(tmp_path / 'fasternet_s-epoch.299-val_acc1.81.2840.pth')
     with pytest.raises(MissingFileError, match=f'but {original} exists: rename it'):
         check_pretrained(cfg)

@@ -9,10 +9,10 @@ import torch
 from fasternet_dense import cli
 from fasternet_dense.toydata import make_toy_coco
 
-from test_checkpoint import native_to_official
-from toolruns import as_argv, loader_options, run_distributed, run_tool
+from conftest import (as_argv, config_path, loader_options, native_to_official,
+                      run_distributed, run_tool)
 
-CONFIG = 'configs/maskrcnn_fasternet_t0_toycoco.py'
+CONFIG = config_path('maskrcnn_fasternet_t0_toycoco.py')
 
 pytestmark = pytest.mark.slow
 

@@ -9,7 +9,7 @@ from mmengine.config import Config
 from fasternet_dense import FasterNet, cli
 from fasternet_dense.toydata import make_toy_ade
 
-from toolruns import (as_argv, assert_names_the_s_imagenet_download, error_line,
+from conftest import (as_argv, config_path, assert_names_the_s_imagenet_download, error_line,
                       loader_options, run_distributed, run_tool)
 
 ARCHS = ['t0', 't1', 't2', 's', 'm', 'l']
@@ -21,7 +21,7 @@ CKPTS = {
     'm': 'fasternet_m-epoch.291-val_acc1.82.9620.pth',
     'l': 'fasternet_l-epoch.299-val_acc1.83.5060.pth',
 }
-TOY_CONFIG = 'configs/semfpn_fasternet_t0_toyade.py'
+TOY_CONFIG = config_path('semfpn_fasternet_t0_toyade.py')
 
 
 def build_segmentor(model_cfg):
@@ -33,7 +33,7 @@ def build_segmentor(model_cfg):
 
 @pytest.mark.parametrize('arch', ARCHS)
 def test_ade20k_config_follows_the_peer_recipe(arch):
-    cfg = Config.fromfile(f'configs/semfpn_fasternet_{arch}_ade20k.py')
+    cfg = Config.fromfile(config_path(f'semfpn_fasternet_{arch}_ade20k.py'))
     assert cfg.default_scope == 'mmseg'
     assert cfg.model.pretrained is None
     backbone = cfg.model.backbone
@@ -62,7 +62,7 @@ def test_ade20k_config_follows_the_peer_recipe(arch):
 def test_every_variant_builds_through_mmseg_and_takes_a_loss_step(arch):
     from mmseg.structures import SegDataSample
     from mmengine.structures import PixelData
-    cfg = Config.fromfile(f'configs/semfpn_fasternet_{arch}_ade20k.py')
+    cfg = Config.fromfile(config_path(f'semfpn_fasternet_{arch}_ade20k.py'))
     cfg.model.backbone.init_cfg = None
     cfg.model.data_preprocessor.size = (96, 128)
     model = build_segmentor(cfg.model)

@@ -1,11 +1,33 @@
-"""Helpers for the tests that run the command-line tools on toy data."""
+"""Shared test settings and helpers.
+
+Every test runs in a temporary working directory of its own, so none can
+depend on where pytest was started; paths into the repository go through
+``ROOT``. Helpers here are imported by the test modules
+(``from conftest import ...``); no test module imports another.
+"""
 import os
 import os.path as osp
+import re
 import subprocess
 import sys
 
+import pytest
+
 ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
+CONFIGS = osp.join(ROOT, 'configs')
 LOADERS = ('train_dataloader', 'val_dataloader', 'test_dataloader')
+OUT_NORM = re.compile(r'^norm(\d)\.')
+
+
+def config_path(name: str) -> str:
+    """The absolute path of ``configs/NAME``."""
+    return osp.join(CONFIGS, name)
+
+
+@pytest.fixture(autouse=True)
+def _elsewhere(tmp_path_factory, monkeypatch):
+    """Run each test from an empty directory outside the repository."""
+    monkeypatch.chdir(tmp_path_factory.mktemp('cwd'))
 
 
 def loader_options(data_root, **extra) -> dict:
@@ -53,3 +75,24 @@ def assert_names_the_s_imagenet_download(line: str) -> None:
     assert 'checkpoints/fasternet_s-epoch.299-val_acc1.81.2840.pth' in line
     assert 'https://github.com/JierunChen/FasterNet/releases/download/v1.0/' in line
     assert 'model.backbone.init_cfg=None' in line
+
+
+def native_to_official(state_dict, with_out_norms=False):
+    """The official release's flat layout: stage i -> stages.2i, merger before
+    stage i -> stages.2i-1, output norm i -> norm2i; plus its classifier."""
+    out = {}
+    for key, value in state_dict.items():
+        match = re.match(r'stages\.(\d)\.downsample\.(.*)', key)
+        if match:
+            key = f'stages.{2 * int(match.group(1)) - 1}.{match.group(2)}'
+        else:
+            match = re.match(r'stages\.(\d)\.(blocks\..*)', key)
+            if match:
+                key = f'stages.{2 * int(match.group(1))}.{match.group(2)}'
+        match = OUT_NORM.match(key)
+        if match:
+            if not with_out_norms:
+                continue
+            key = f'norm{2 * int(match.group(1))}.' + key[len(match.group(0)):]
+        out[key] = value
+    return out

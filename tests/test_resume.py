@@ -1,19 +1,23 @@
-"""Crash safety and exact resume, config checks at build time, training curves.
+"""Crash safety and exact resume: whole-or-nothing checkpoints, the choice
+of checkpoint to resume from, per-position seeding, and end to end a toy
+training run killed with SIGKILL and resumed (``tools/train.py`` in
+subprocesses on CPU).
 
-The end-to-end tests train the toy configs for a few iterations on CPU in
-subprocesses (``tools/train.py``), kill one with SIGKILL and resume it.
+Each is switched on by name in a config (``runner_type``,
+``custom_hooks``); importing the package leaves mmengine's functions as
+they are.
 """
 import glob
-import json
 import os
 import os.path as osp
 import random
-import runpy
 import shutil
 import signal
 import subprocess
 import sys
+import textwrap
 import time
+import warnings
 from types import SimpleNamespace
 
 import cv2
@@ -22,100 +26,174 @@ import pytest
 import torch
 from mmengine.config import Config
 
-from fasternet_dense import ConfigError, MissingFileError, cli
-from fasternet_dense.logplot import default_keys, find_scalar_files, plot_scalars, read_scalars
-from fasternet_dense.preflight import check_model_config
-from fasternet_dense.fileio import remove_stale_temp_files
-from fasternet_dense.resume import (StepSeedHook, checkpoint_problem,
-                                    find_resumable_checkpoint, reseed,
-                                    save_checkpoint)
+from fasternet_dense import MissingFileError, cli, safe_torch_load
+from fasternet_dense.fileio import AtomicWriter, remove_stale_temp_files
+from fasternet_dense.logplot import find_scalar_files, plot_scalars, read_scalars
+from fasternet_dense.resume import (StepSeedHook, checkpoint_problem, find_resumable_checkpoint,
+                                    reseed)
 from fasternet_dense.toydata import make_toy_ade
 
-ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
-SEG_CONFIG = osp.join(ROOT, 'configs', 'semfpn_fasternet_t0_toyade.py')
-DET_CONFIG = osp.join(ROOT, 'configs', 'maskrcnn_fasternet_t0_toycoco.py')
+from conftest import CONFIGS, ROOT, config_path
+
+SEG_CONFIG = config_path('semfpn_fasternet_t0_toyade.py')
 
 
 def fake_checkpoint(path, value=0.0, size=1000):
     state = {'w': torch.full((size, ), value)}
-    save_checkpoint({'meta': {'iter': int(value)}, 'state_dict': state}, str(path))
+    with AtomicWriter(str(path)) as f:
+        torch.save({'meta': {'iter': int(value)}, 'state_dict': state}, f)
+
+
+# ------------------------------------------------------- what import changes
+IMPORT_CHANGES = """
+import mmengine.hooks.checkpoint_hook as hook_module
+import mmengine.runner as runner_pkg
+import mmengine.runner.checkpoint as ckpt_module
+import mmengine.runner.runner as runner_module
+modules = (hook_module, runner_pkg, ckpt_module, runner_module)
+before = [dict(vars(m)) for m in modules]
+import fasternet_dense
+changed = sorted(f'{m.__name__}.{k}' for m, old in zip(modules, before)
+                 for k in set(old) | set(vars(m)) if old.get(k) is not vars(m).get(k))
+print(changed)
+print(ckpt_module.save_checkpoint.__module__, ckpt_module.find_latest_checkpoint.__module__,
+      runner_pkg.save_checkpoint is ckpt_module.save_checkpoint,
+      runner_module.save_checkpoint is ckpt_module.save_checkpoint,
+      runner_module.find_latest_checkpoint is ckpt_module.find_latest_checkpoint,
+      'open' in vars(hook_module))
+"""
+
+
+def test_import_leaves_mmengine_functions_as_mmengine_defines_them():
+    """Only the safe checkpoint loader's one module global (listed in
+    fasternet_dense/patches.py) differs after ``import fasternet_dense``."""
+    proc = subprocess.run([sys.executable, '-c', IMPORT_CHANGES], capture_output=True,
+                          text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    changed, identities = proc.stdout.strip().splitlines()[-2:]
+    assert changed == "['mmengine.runner.checkpoint.load_from_http']"
+    assert identities == 'mmengine.runner.checkpoint mmengine.runner.checkpoint True True True False'
+
+
+def test_patches_warn_once_when_versions_differ(monkeypatch):
+    from fasternet_dense import patches
+    monkeypatch.setattr(patches, '_applied', False)
+    monkeypatch.setitem(patches.WRITTEN_FOR, 'mmengine', '0.9.1')
+    with pytest.warns(UserWarning, match=r'written for other versions: mmengine 0\.10\.7 '
+                      r'\(written for 0\.9\.1\)'):
+        patches.apply()
+    with warnings.catch_warnings():
+        warnings.simplefilter('error')
+        patches.apply()
+
+
+@pytest.mark.parametrize('rank', [0, 1])
+def test_http_checkpoints_are_downloaded_by_rank_zero_while_others_wait(rank, tmp_path,
+                                                                        monkeypatch):
+    import mmengine.dist
+    import torch.hub
+    from fasternet_dense.checkpoint import load_http
+    events = []
+    url = 'https://example.org/weights/fasternet_t0.pth?x=1'
+    cached = tmp_path / 'fasternet_t0.pth'
+
+    def download(source, target, progress=True):
+        events.append(('download', source))
+        torch.save({'w': torch.ones(2)}, target)
+
+    monkeypatch.setattr(torch.hub, 'download_url_to_file', download)
+    monkeypatch.setattr(mmengine.dist, 'get_dist_info', lambda: (rank, 2))
+    monkeypatch.setattr(mmengine.dist, 'barrier', lambda: events.append(('barrier', )))
+    if rank:  # rank 0 has filled the cache by the time the barrier opens
+        torch.save({'w': torch.ones(2)}, cached)
+    state = load_http(url, model_dir=str(tmp_path))
+    assert torch.equal(state['w'], torch.ones(2))
+    assert events == ([('download', url), ('barrier', )] if rank == 0 else [('barrier', )])
 
 
 # ------------------------------------------------------------ atomic saving
-def test_mmengine_saving_and_resume_go_through_this_package():
-    import mmengine.hooks.checkpoint_hook as hook_module
-    import mmengine.runner as runner_pkg
-    import mmengine.runner.checkpoint as ckpt_module
-    import mmengine.runner.runner as runner_module
-    from fasternet_dense import resume
-    for module in (runner_pkg, ckpt_module, runner_module):
-        assert module.save_checkpoint is resume.save_checkpoint
-        assert module.find_latest_checkpoint is resume.find_resumable_checkpoint
-    assert hook_module.open is resume._checkpoint_hook_open
+TINY_RUNNER = """
+import sys, torch
+from torch.utils.data import DataLoader
+from fasternet_dense import CrashSafeRunner
+
+class Tiny(torch.nn.Module):
+    def __init__(self, size):
+        super().__init__()
+        self.w = torch.nn.Parameter(torch.zeros(size))
+
+    def forward(self, *args, **kwargs):
+        return {}
+
+def tiny_runner(work_dir, size):
+    return CrashSafeRunner(
+        model=Tiny(size), work_dir=work_dir, train_dataloader=DataLoader([0, 1]),
+        train_cfg=dict(by_epoch=True, max_epochs=1),
+        optim_wrapper=dict(optimizer=dict(type='SGD', lr=0.1)), default_hooks={})
+"""
 
 
-def test_failed_save_keeps_the_old_file(tmp_path, monkeypatch):
-    path = tmp_path / 'iter_2.pth'
-    fake_checkpoint(path, 1.0)
-    before = path.read_bytes()
+def test_failed_save_keeps_the_old_checkpoint(tmp_path, monkeypatch):
+    namespace = {}
+    exec(TINY_RUNNER, namespace)
+    runner = namespace['tiny_runner'](str(tmp_path / 'work'), 1000)
+    runner.save_checkpoint(str(tmp_path), 'iter_2.pth')
+    before = (tmp_path / 'iter_2.pth').read_bytes()
 
-    def dies_halfway(obj, f):
+    def dies_halfway(obj, f, *args, **kwargs):
         f.write(b'PK\x03\x04 partial')
         raise KeyboardInterrupt
 
     monkeypatch.setattr(torch, 'save', dies_halfway)
     with pytest.raises(KeyboardInterrupt):
-        fake_checkpoint(path, 2.0)
-    assert path.read_bytes() == before
-    assert sorted(os.listdir(tmp_path)) == ['iter_2.pth']
+        runner.save_checkpoint(str(tmp_path), 'iter_2.pth')
+    assert (tmp_path / 'iter_2.pth').read_bytes() == before
+    assert sorted(os.listdir(tmp_path)) == ['iter_2.pth', 'work']
 
 
-def test_last_checkpoint_record_is_written_atomically(tmp_path):
-    import mmengine.hooks.checkpoint_hook as hook_module
-    record = tmp_path / 'last_checkpoint'
-    with hook_module.open(str(record), 'w') as f:
-        f.write('work/iter_2.pth')
-    assert record.read_text() == 'work/iter_2.pth'
-    with pytest.raises(RuntimeError):
-        with hook_module.open(str(record), 'w') as f:
-            f.write('work/iter_')
-            raise RuntimeError('killed')
-    assert record.read_text() == 'work/iter_2.pth'
-    assert os.listdir(tmp_path) == ['last_checkpoint']
-
-
-SAVE_LOOP = """
-import sys, torch
-import fasternet_dense
-from mmengine.runner.checkpoint import save_checkpoint
-path = sys.argv[1]
+SAVE_LOOP = TINY_RUNNER + """
+work_dir, out_dir = sys.argv[1:]
+runner = tiny_runner(work_dir, 4_000_000)
 i = 0
 while True:
-    state = {'w': torch.full((4_000_000, ), float(i))}
-    save_checkpoint({'meta': {'iter': i}, 'state_dict': state}, path)
+    runner.model.w.data.fill_(float(i))
+    runner.save_checkpoint(out_dir, 'iter_1.pth', save_optimizer=False, meta=dict(step=i))
     print(i, flush=True)
     i += 1
 """
 
 
 def test_sigkill_during_saving_never_leaves_a_truncated_checkpoint(tmp_path):
-    """Kill a process that saves 16 MB checkpoints back to back, at random
-    moments; the file is always complete, and the temporary file it leaves
-    is cleaned up."""
-    path = str(tmp_path / 'iter_1.pth')
+    """Kill a process whose runner saves 16 MB checkpoints back to back, at
+    random moments; the file is always complete, and the temporary file it
+    leaves is cleaned up."""
+    out = tmp_path / 'out'
+    out.mkdir()
+    path = str(out / 'iter_1.pth')
     rng = random.Random(0)
     for _ in range(2):
-        proc = subprocess.Popen([sys.executable, '-c', SAVE_LOOP, path], cwd=ROOT,
-                                stdout=subprocess.PIPE, text=True)
+        proc = subprocess.Popen([sys.executable, '-c', SAVE_LOOP, str(tmp_path / 'work'),
+                                 str(out)], stdout=subprocess.PIPE, text=True)
         proc.stdout.readline()  # one save finished
         time.sleep(rng.uniform(0.0, 0.3))
         proc.send_signal(signal.SIGKILL)
         proc.wait()
         assert checkpoint_problem(path) is None
-        state = torch.load(path, weights_only=True)
-        assert state['state_dict']['w'].eq(float(state['meta']['iter'])).all()
-    remove_stale_temp_files(str(tmp_path))
-    assert os.listdir(tmp_path) == ['iter_1.pth']
+        state = safe_torch_load(path, map_location='cpu')
+        assert state['state_dict']['w'].eq(float(state['meta']['step'])).all()
+    remove_stale_temp_files(str(out))
+    assert os.listdir(out) == ['iter_1.pth']
+
+
+def test_a_torn_last_checkpoint_record_falls_back_to_the_newest_complete(tmp_path):
+    """mmengine's CheckpointHook writes ``last_checkpoint`` in place; a kill
+    in that moment leaves part of a path."""
+    for step in (2, 4):
+        fake_checkpoint(tmp_path / f'iter_{step}.pth', step)
+    (tmp_path / 'last_checkpoint').write_text(str(tmp_path / 'iter_'))
+    assert find_resumable_checkpoint(str(tmp_path)) == str(tmp_path / 'iter_4.pth')
+    (tmp_path / 'last_checkpoint').write_text('')
+    assert find_resumable_checkpoint(str(tmp_path)) == str(tmp_path / 'iter_4.pth')
 
 
 # ---------------------------------------------------- choosing a checkpoint
@@ -239,151 +317,12 @@ def test_step_seeds_do_not_depend_on_history():
     assert torch.rand(3).tolist() != other
 
 
-def test_cli_adds_step_seed_hook_once():
-    cfg = Config(dict(custom_hooks=[dict(type='EMAHook')]))
-    from fasternet_dense.resume import add_step_seed_hook
-    add_step_seed_hook(cfg)
-    add_step_seed_hook(cfg)
-    assert [h['type'] for h in cfg.custom_hooks] == ['EMAHook', 'StepSeedHook']
-
-
-# ------------------------------------------------------------ config checks
-def seg_cfg():
-    return Config.fromfile(SEG_CONFIG)
-
-
-def test_toy_configs_pass_model_checks():
-    check_model_config(seg_cfg())
-    check_model_config(Config.fromfile(DET_CONFIG))
-
-
-@pytest.mark.parametrize('backbone, message', [
-    (dict(arch='x1'), "Unknown FasterNet arch 'x1'; use one of t0, t1, t2, s, m, l"),
-    (dict(out_indices=(0, 4)), 'FasterNet out_indices (0, 4) is invalid; use distinct '
-     'stage indices from 0 to 3'),
-    (dict(out_indices=(1, 1)), 'FasterNet out_indices (1, 1) is invalid'),
-    (dict(frozen_stages=5), 'FasterNet frozen_stages=5 is out of range'),
-    (dict(frozen_stages=-2), 'FasterNet frozen_stages=-2 is out of range'),
-    (dict(drop_path_rate=1.0), 'FasterNet drop_path_rate=1.0 must be in [0, 1)'),
-    (dict(arch=dict(embed_dim=32, depths=(1, 1, 1))), 'Custom FasterNet arch needs 4 depths'),
-    (dict(widht=3), "model.backbone: FasterNet.__init__() got an unexpected keyword "
-     "argument 'widht'"),
-])
-def test_bad_backbone_arguments_are_config_errors(backbone, message):
-    cfg = seg_cfg()
-    cfg.model.backbone.update(backbone)
-    with pytest.raises(ConfigError) as info:
-        check_model_config(cfg)
-    assert str(info.value).startswith(message)
-
-
-def test_neck_channels_must_match_the_arch():
-    cfg = Config.fromfile(osp.join(ROOT, 'configs', 'maskrcnn_fasternet_m_coco.py'))
-    cfg.model.neck.in_channels = [128, 256, 512, 1024]
-    with pytest.raises(ConfigError) as info:
-        check_model_config(cfg)
-    assert str(info.value) == (
-        'model.neck.in_channels [128, 256, 512, 1024] do not match FasterNet-M outputs '
-        '[144, 288, 576, 1152]; set model.neck.in_channels=[144,288,576,1152] (or change the '
-        'backbone arch / out_indices).')
-
-
-def test_neck_channels_follow_out_indices():
-    cfg = seg_cfg()
-    cfg.model.backbone.out_indices = (1, 2, 3)
-    with pytest.raises(ConfigError, match=r'FasterNet-T0 outputs \[80, 160, 320\]'):
-        check_model_config(cfg)
-    cfg.model.neck.in_channels = [80, 160, 320]
-    check_model_config(cfg)
-
-
-def test_heads_without_a_neck_are_checked():
-    cfg = seg_cfg()
-    cfg.model.pop('neck')
-    cfg.model.decode_head = dict(type='UPerHead', in_channels=[40, 80, 160, 330],
-                                 in_index=[0, 1, 2, 3], channels=64, num_classes=5)
-    with pytest.raises(ConfigError, match=r'model.decode_head.in_channels \[40, 80, 160, 330\] '
-                       r'do not match FasterNet-T0 outputs \[40, 80, 160, 320\]'):
-        check_model_config(cfg)
-    cfg.model.decode_head.in_channels = [40, 80, 160, 320]
-    cfg.model.auxiliary_head = dict(type='FCNHead', in_channels=256, in_index=2, channels=64,
-                                    num_classes=5)
-    with pytest.raises(ConfigError, match=r'model.auxiliary_head.in_channels 256 does not '
-                       r'match FasterNet-T0 output 2 \(160 channels\); set '
-                       r'model.auxiliary_head.in_channels=160'):
-        check_model_config(cfg)
-
-
-def test_cli_reports_config_errors_before_building(tmp_path, capsys):
-    root = str(tmp_path / 'ade')
-    make_toy_ade(root, num_train=4, num_val=2, image_size=64, seed=0)
-    code = cli.train_main([SEG_CONFIG, '--work-dir', str(tmp_path / 'work'), '--cfg-options',
-                           f'train_dataloader.dataset.data_root={root}',
-                           f'val_dataloader.dataset.data_root={root}',
-                           'model.backbone.arch=m'])
-    assert code == 2
-    err = capsys.readouterr().err.strip()
-    assert err == ('error: model.neck.in_channels [40, 80, 160, 320] do not match FasterNet-M '
-                   'outputs [144, 288, 576, 1152]; set model.neck.in_channels=[144,288,576,1152]'
-                   ' (or change the backbone arch / out_indices).')
-    assert not osp.exists(tmp_path / 'work')  # failed before the runner made anything
-
-
-# ------------------------------------------------------------------ curves
-def write_scalars(path, records):
-    os.makedirs(osp.dirname(path), exist_ok=True)
-    with open(path, 'w') as f:
-        for record in records:
-            f.write(json.dumps(record) + '\n')
-
-
-def test_plot_log_merges_runs_and_draws_curves(tmp_path, monkeypatch, capsys):
-    work = tmp_path / 'work'
-    first = [dict(lr=1e-3, loss=2.0 - 0.1 * i, loss_cls=1.0, time=0.1, data_time=0.01,
-                  epoch=1, iter=i, memory=10, step=i) for i in range(1, 7)]
-    first.append({'coco/bbox_mAP': 0.1, 'coco/segm_mAP': 0.05, 'coco/bbox_mAP_50': 0.2,
-                  'data_time': 0.1, 'time': 0.2, 'step': 1})
-    write_scalars(str(work / '20240101_000000' / 'vis_data' / 'scalars.json'), first)
-    # A resumed run repeats steps 5 and 6 and goes on; its last line was cut off.
-    second = [dict(lr=1e-3, loss=1.0, loss_cls=0.5, time=0.1, data_time=0.01, epoch=2, iter=i,
-                   step=i) for i in range(5, 11)]
-    second.append({'coco/bbox_mAP': 0.3, 'coco/segm_mAP': 0.2, 'step': 2})
-    path = str(work / '20240101_010000' / 'vis_data' / 'scalars.json')
-    write_scalars(path, second)
-    with open(path, 'a') as f:
-        f.write('{"loss": 0.')
-
-    train, val, by_epoch = read_scalars(find_scalar_files(str(work)))
-    assert by_epoch
-    assert sorted(train['loss']) == list(range(1, 11))
-    assert train['loss'][5] == 1.0 and train['loss'][4] == pytest.approx(1.6)
-    assert val == {'coco/bbox_mAP': {1: 0.1, 2: 0.3}, 'coco/segm_mAP': {1: 0.05, 2: 0.2},
-                   'coco/bbox_mAP_50': {1: 0.2}}
-    assert 'time' not in train and 'memory' not in train
-    assert default_keys(train, val) == ['loss', 'loss_cls', 'coco/bbox_mAP', 'coco/segm_mAP']
-    assert default_keys({'loss': {}, 'decode.loss_ce': {}, 'decode.acc_seg': {}},
-                        {'aAcc': {}, 'mIoU': {}}) == ['loss', 'decode.loss_ce', 'mIoU']
-
-    out = str(tmp_path / 'curves.png')
-    assert plot_scalars(str(work), out) == out
-    import matplotlib.image
-    image = matplotlib.image.imread(out)
-    assert image.shape[0] > 400 and image.shape[1] == 800
-
-    monkeypatch.setattr(sys, 'argv', ['plot_log.py', path, '--keys', 'loss', 'coco/segm_mAP',
-                                      '--out', str(tmp_path / 'two.png')])
-    with pytest.raises(SystemExit) as exit_info:
-        runpy.run_path(osp.join(ROOT, 'tools', 'plot_log.py'), run_name='__main__')
-    assert exit_info.value.code == 0 and osp.isfile(tmp_path / 'two.png')
-    assert capsys.readouterr().out == f'wrote {tmp_path / "two.png"}\n'
-    with pytest.raises(ConfigError, match=r'^mIoU not in the log; it has training keys '
-                       r"\['loss', 'loss_cls', 'lr'\] and validation keys \['coco/bbox_mAP', "):
-        plot_scalars(str(work), out, ['mIoU'])
-
-
-def test_plot_log_without_scalars_says_what_to_configure(tmp_path):
-    with pytest.raises(MissingFileError, match='LocalVisBackend'):
-        plot_scalars(str(tmp_path), str(tmp_path / 'x.png'))
+@pytest.mark.parametrize('name', sorted(
+    n for n in os.listdir(CONFIGS) if n.endswith('.py')))
+def test_project_configs_turn_on_crash_safety_by_name(name):
+    cfg = Config.fromfile(config_path(name))
+    assert cfg.runner_type == 'CrashSafeRunner'
+    assert [h['type'] for h in cfg.custom_hooks].count('StepSeedHook') == 1
 
 
 # -------------------------------------------------------------- end to end
@@ -406,7 +345,7 @@ def seg_options(root):
 
 
 def train_command(config, work_dir, options, *extra):
-    return [sys.executable, 'tools/train.py', config, '--work-dir', str(work_dir), *extra,
+    return [sys.executable, osp.join(ROOT, 'tools', 'train.py'), config, '--work-dir', str(work_dir), *extra,
             '--cfg-options', *options]
 
 
@@ -419,7 +358,6 @@ def train(config, work_dir, options, *extra):
 
 def assert_same_training_state(expected_path, actual_path):
     """Weights, optimizer and scheduler states equal bit for bit."""
-    from fasternet_dense import safe_torch_load
     expected = safe_torch_load(str(expected_path), map_location='cpu')
     actual = safe_torch_load(str(actual_path), map_location='cpu')
     assert expected['meta']['iter'] == actual['meta']['iter']
@@ -427,10 +365,14 @@ def assert_same_training_state(expected_path, actual_path):
     differing = [k for k, v in expected['state_dict'].items()
                  if not torch.equal(v, actual['state_dict'][k])]
     assert not differing, f'{len(differing)} tensors differ, e.g. {differing[:3]}'
-    for group, other in zip(expected['optimizer']['state'].values(),
-                            actual['optimizer']['state'].values()):
-        for key, value in group.items():
-            assert torch.equal(torch.as_tensor(value), torch.as_tensor(other[key])), key
+    states, other_states = expected['optimizer']['state'], actual['optimizer']['state']
+    assert states and states.keys() == other_states.keys()
+    for index, state in states.items():
+        assert state.keys() == other_states[index].keys(), index
+        for key, value in state.items():
+            assert torch.equal(torch.as_tensor(value),
+                               torch.as_tensor(other_states[index][key])), (index, key)
+    assert expected['optimizer']['param_groups'] == actual['optimizer']['param_groups']
     assert expected['param_schedulers'] == actual['param_schedulers']
 
 
