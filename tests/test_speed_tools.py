@@ -13,8 +13,12 @@ from mmengine.config import Config
 
 from fasternet_dense import FasterNet, count_parameters
 from fasternet_dense.errors import ConfigError
-from fasternet_dense.speed import (backbone_flops, benchmark, benchmark_main, complexity,
-                                   flops_main, format_benchmark, make_test_batches, summarize)
+from fasternet_dense.batches import make_test_batches
+from fasternet_dense.benchmark import benchmark
+from fasternet_dense.complexity import backbone_flops, complexity
+from fasternet_dense.formatting import format_benchmark
+from fasternet_dense.inference_cli import benchmark_main, flops_main
+from fasternet_dense.timing import summarize
 
 ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
 SEG_T0 = osp.join(ROOT, 'configs/semfpn_fasternet_t0_ade20k.py')

@@ -9,7 +9,7 @@ import warnings
 # mmengine imports the deprecated pkg_resources; its warning is not ours to fix.
 warnings.filterwarnings('ignore', message='pkg_resources is deprecated', category=UserWarning)
 
-from fasternet_dense.export import export_main  # noqa: E402
+from fasternet_dense.inference_cli import export_main  # noqa: E402
 
 if __name__ == '__main__':
     sys.exit(export_main())
