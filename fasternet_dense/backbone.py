@@ -28,6 +28,7 @@ from torch.nn.modules.batchnorm import _BatchNorm
 
 from .checkpoint import load_pretrained_state_dict, to_native_layout
 from .errors import CheckpointMismatchError, ConfigError
+from .fusion import check_foldable, fold_bn, fold_into_conv, fold_norm, foldable
 
 # embed_dim, depths, activation and ImageNet drop-path rate of each variant
 # (mlp_ratio 2 and n_div 4 for all), from the paper's Table 7.
@@ -119,11 +120,12 @@ class FasterNetBlock(nn.Module):
     """PConv -> 1x1 (dim -> hidden) -> norm -> act -> 1x1 (hidden -> dim) -> + x.
 
     Training uses the paper's split/concatenate formulation
-    (:meth:`forward_reference`). In eval mode with a batch norm (or a folded
-    one), :meth:`forward_fast` gives the same result without materialising the
-    concatenated tensor: the first 1x1 conv is a matrix product whose untouched
-    columns read the input in place, and the residual add is accumulated into
-    the second product. Neither path writes into its input.
+    (:meth:`forward_reference`). In eval mode with a batch norm that has
+    running statistics (or a folded one), :meth:`forward_fast` gives the same
+    result without materialising the concatenated tensor: the first 1x1 conv
+    is a matrix product whose untouched columns read the input in place, and
+    the residual add is accumulated into the second product. Other norms keep
+    the reference path. Neither path writes into its input.
     """
 
     def __init__(self, dim: int, n_div: int, mlp_ratio: float, drop_path: float,
@@ -151,9 +153,10 @@ class FasterNetBlock(nn.Module):
         return x + self.drop_path(self.mlp(self.spatial_mixing(x)))
 
     def _fast_path_applies(self) -> bool:
+        # The fast path needs the norm as a fixed affine map: a folded one, or
+        # an eval-mode batch norm with running statistics.
         norm = self.mlp[1]
-        return isinstance(norm, (_BatchNorm, nn.Identity)) and not (
-            isinstance(norm, _BatchNorm) and norm.training)
+        return isinstance(norm, nn.Identity) or foldable(norm)
 
     def _first_linear(self) -> Tuple[torch.Tensor, Optional[torch.Tensor]]:
         """Weight ``(hidden, dim)`` and bias of the first 1x1 conv with the
@@ -235,42 +238,6 @@ def reference_forward(module: nn.Module) -> Iterator[nn.Module]:
             block.fast_inference = fast
 
 
-def fold_bn(weight: torch.Tensor, bias: Optional[torch.Tensor],
-            norm: _BatchNorm) -> Tuple[torch.Tensor, torch.Tensor]:
-    """Fold an eval-mode batch norm into the preceding conv's weight and bias.
-
-    ``weight`` has the output channels first (any trailing shape).
-    """
-    scale = norm.weight / torch.sqrt(norm.running_var + norm.eps)
-    shift = norm.bias - norm.running_mean * scale
-    if bias is not None:
-        shift = shift + bias * scale
-    return weight * scale.view(-1, *([1] * (weight.dim() - 1))), shift
-
-
-class ChannelAffine(nn.Module):
-    """``x * weight + bias`` per channel: a batch norm folded for inference."""
-
-    def __init__(self, weight: torch.Tensor, bias: torch.Tensor):
-        super().__init__()
-        self.weight = nn.Parameter(weight.detach().clone())
-        self.bias = nn.Parameter(bias.detach().clone())
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return torch.addcmul(self.bias.view(1, -1, 1, 1), x, self.weight.view(1, -1, 1, 1))
-
-
-def _fuse_conv_norm(conv: nn.Conv2d, norm: nn.Module) -> nn.Module:
-    """Fold ``norm`` into ``conv`` in place; return the module to put in
-    ``norm``'s place (an Identity)."""
-    if not isinstance(norm, _BatchNorm):
-        return norm
-    weight, bias = fold_bn(conv.weight, conv.bias, norm)
-    conv.weight = nn.Parameter(weight.detach().clone())
-    conv.bias = nn.Parameter(bias.detach().clone())
-    return nn.Identity()
-
-
 class PatchEmbed(nn.Module):
     """Stem: 4x4 conv, stride 4, no bias, then norm. ``(N, 3, H, W) -> (N, C, H/4, W/4)``."""
 
@@ -340,7 +307,9 @@ class FasterNet(BaseModule):
             linearly from 0; defaults to the variant's ImageNet value.
         with_cp: checkpoint each block's activations to save memory.
         fast_inference: in eval mode, use the exact fused-matmul block forward
-            instead of split/concatenate (same outputs).
+            instead of split/concatenate (same outputs); blocks whose norm is
+            no fixed affine map (a batch norm without running statistics, a
+            group norm, ...) stay on split/concatenate.
         pretrained: deprecated alias of
             ``init_cfg=dict(type='Pretrained', checkpoint=pretrained)``
             (mmseg's ``EncoderDecoder`` passes it).
@@ -440,25 +409,25 @@ class FasterNet(BaseModule):
 
         Stem, merger and block norms fold into the conv before them; each
         output norm becomes a per-channel affine. Afterwards the backbone holds
-        no batch norm and must not be trained.
+        no batch norm and must not be trained. Norms without affine
+        parameters fold as well; norms without running statistics
+        (``track_running_stats=False``) cannot, and raise :class:`ConfigError`.
         """
         if self.deployed:
             return self
+        # Refuse before changing anything, so a refused model still runs.
+        check_foldable(self)
         self.eval()
         with torch.no_grad():
-            self.patch_embed.norm = _fuse_conv_norm(self.patch_embed.proj, self.patch_embed.norm)
+            self.patch_embed.norm = fold_into_conv(self.patch_embed.proj, self.patch_embed.norm)
             for stage in self.stages:
                 if isinstance(stage.downsample, PatchMerging):
-                    stage.downsample.norm = _fuse_conv_norm(stage.downsample.reduction,
-                                                            stage.downsample.norm)
+                    stage.downsample.norm = fold_into_conv(stage.downsample.reduction,
+                                                           stage.downsample.norm)
                 for block in stage.blocks:
-                    block.mlp[1] = _fuse_conv_norm(block.mlp[0], block.mlp[1])
+                    block.mlp[1] = fold_into_conv(block.mlp[0], block.mlp[1])
             for i in self.out_indices:
-                norm = getattr(self, f'norm{i}')
-                if isinstance(norm, _BatchNorm):
-                    scale = norm.weight / torch.sqrt(norm.running_var + norm.eps)
-                    setattr(self, f'norm{i}',
-                            ChannelAffine(scale, norm.bias - norm.running_mean * scale))
+                setattr(self, f'norm{i}', fold_norm(getattr(self, f'norm{i}')))
         self.deployed = True
         return self
 
@@ -580,5 +549,5 @@ def imagenet_head_parameters(arch: Union[str, dict], num_classes: int = 1000,
 
 
 __all__ = ['FasterNet', 'FasterNetBlock', 'PartialConv', 'ARCH_SETTINGS', 'resolve_arch',
-           'count_parameters', 'imagenet_head_parameters', 'fold_bn', 'use_fast_inference',
+           'count_parameters', 'imagenet_head_parameters', 'use_fast_inference',
            'reference_forward']

@@ -2,7 +2,8 @@
 
 The config's ``default_scope`` (``mmdet`` or ``mmseg``) decides the task;
 ``tools/train.py`` and ``tools/test.py`` are thin wrappers over
-:func:`train_main` and :func:`test_main`.
+:func:`train_main` and :func:`test_main`. The inference tools' command lines
+are in :mod:`fasternet_dense.inference_cli`.
 """
 import argparse
 import os
@@ -15,6 +16,7 @@ from mmengine.config import Config, DictAction
 from .errors import ConfigError, run_tool
 from .datacheck import check_data
 from .preflight import check_datasets, check_model_config, check_pretrained, check_resume
+from .runner import build_runner, load_config
 
 
 def _common_args(parser: argparse.ArgumentParser) -> None:
@@ -26,74 +28,6 @@ def _common_args(parser: argparse.ArgumentParser) -> None:
                         default='none', help='job launcher (pytorch for torchrun)')
     # torch.distributed.launch passes --local-rank / --local_rank.
     parser.add_argument('--local_rank', '--local-rank', type=int, default=0)
-
-
-def _replace_sync_bn(node) -> None:
-    """Turn every ``type='SyncBN'`` norm config under ``node`` into ``'BN'``."""
-    if isinstance(node, dict):
-        if node.get('type') == 'SyncBN':
-            node['type'] = 'BN'
-        for value in node.values():
-            _replace_sync_bn(value)
-    elif isinstance(node, (list, tuple)):
-        for value in node:
-            _replace_sync_bn(value)
-
-
-def load_config(path: str, cfg_options: Optional[dict] = None,
-                work_dir: Optional[str] = None, launcher: str = 'none') -> Config:
-    """Read ``path``, apply overrides and set the work dir and launcher."""
-    if not osp.isfile(path):
-        raise ConfigError(f'Config file {path} not found; configs live in configs/.')
-    cfg = Config.fromfile(path)
-    if cfg_options:
-        cfg.merge_from_dict(cfg_options)
-    if cfg.get('default_scope') not in ('mmdet', 'mmseg'):
-        raise ConfigError(f"Config {path} has default_scope={cfg.get('default_scope')!r}; "
-                          "inherit an mmdet:: or mmseg:: base so it is 'mmdet' or 'mmseg'.")
-    cfg.work_dir = work_dir or cfg.get('work_dir') or osp.join(
-        'work_dirs', osp.splitext(osp.basename(path))[0])
-    cfg.launcher = launcher
-    if launcher != 'none' and not torch.cuda.is_available():
-        # NCCL needs GPUs; gloo runs the same processes on CPU. The default
-        # wrapper pins each replica to a CUDA device, so state it without one.
-        cfg.setdefault('env_cfg', {}).setdefault('dist_cfg', {})['backend'] = 'gloo'
-        # SyncBN (mmseg's default) only runs on GPUs; plain BN on each rank.
-        _replace_sync_bn(cfg.model)
-        if cfg.get('model_wrapper_cfg') is None:
-            cfg.model_wrapper_cfg = dict(
-                type='MMDistributedDataParallel', device_ids=None, broadcast_buffers=False,
-                find_unused_parameters=cfg.get('find_unused_parameters', False))
-    return cfg
-
-
-def _init_cpu_process_group(cfg: Config) -> None:
-    """Join the torchrun process group with gloo when there is no GPU.
-
-    mmengine's own initialisation pins each process to a CUDA device first,
-    which fails on a CPU-only torch; it skips that step when the group exists.
-    """
-    import torch.distributed as dist
-    if cfg.get('launcher', 'none') != 'pytorch' or torch.cuda.is_available():
-        return
-    if not dist.is_initialized():
-        dist.init_process_group(backend='gloo')
-
-
-def build_runner(cfg: Config):
-    """Build the mmengine runner for ``cfg`` in its default scope, with the
-    task's modules registered."""
-    _init_cpu_process_group(cfg)
-    from mmengine.registry import RUNNERS
-    from mmengine.runner import Runner
-    if cfg.default_scope == 'mmdet':
-        from mmdet.utils import register_all_modules
-    else:
-        from mmseg.utils import register_all_modules
-    register_all_modules(init_default_scope=False)
-    if 'runner_type' in cfg:
-        return RUNNERS.build(cfg)
-    return Runner.from_cfg(cfg)
 
 
 # ---------------------------------------------------------------------- train

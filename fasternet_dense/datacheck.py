@@ -61,6 +61,7 @@ from PIL import Image
 from .errors import ConfigError, DatasetError
 from .preflight import leaf_datasets
 from .fileio import atomic_write_text
+from .tasks import task_registries
 
 DATA_CHECK_DEFAULTS = dict(enabled=True, skip_bad=False, image_read='auto', decode_limit=2000)
 IMAGE_READ_MODES = ('auto', 'decode', 'header')
@@ -511,13 +512,7 @@ def _dataset_class(scope: str, type_name):
     if not isinstance(type_name, str):
         return type_name if isinstance(type_name, type) else None
     try:
-        if scope == 'mmdet':
-            import mmdet.datasets  # noqa: F401  (registers the datasets)
-            from mmdet.registry import DATASETS
-        else:
-            import mmseg.datasets  # noqa: F401
-            from mmseg.registry import DATASETS
-        return DATASETS.get(type_name.split('.')[-1])
+        return task_registries(scope).DATASETS.get(type_name.split('.')[-1])
     except Exception:  # the check then runs with the config's values only
         return None
 

@@ -10,7 +10,7 @@ from typing import Dict, Optional
 
 import numpy as np
 
-from .cli import build_runner, load_config
+from .runner import build_runner, load_config
 
 DEMOS = {
     'det': dict(config='configs/maskrcnn_fasternet_t0_toycoco.py', data='data/toy_coco',

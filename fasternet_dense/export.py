@@ -10,10 +10,9 @@ and ``matmul``, the PyTorch fast path as MatMul/Add nodes (plus shape
 arithmetic), which onnxruntime runs about 5% faster on CPU. The segmentor is
 wrapped as ``image -> seg logits`` at the input size. Whole detectors (NMS,
 RoI align, mask pasting) are left to mmdeploy.
-``tools/export_onnx.py`` is the command line over :func:`export_onnx`.
+``tools/export_onnx.py`` is the command line over :func:`export_onnx`
+(:func:`~fasternet_dense.inference_cli.export_main`).
 """
-import argparse
-import copy
 import os.path as osp
 from collections import Counter
 from typing import Dict, Optional, Sequence
@@ -21,13 +20,13 @@ from typing import Dict, Optional, Sequence
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
-from mmengine.config import DictAction
 from mmengine.logging import MMLogger
 
 from .backbone import use_fast_inference
-from .errors import ConfigError, run_tool
-from .speed import (build_model, check_shape, fuse_model, load_model_config, output_difference,
-                    task_of)
+from .errors import ConfigError
+from .inference import (build_model, check_shape, fuse_model, load_model_config,
+                        output_difference, reference_copy)
+from .tasks import task_of
 
 # Static input of the export when no shape is given: the padded detection
 # test size (1333x800 padded to a multiple of 32) or a 512x512 crop. (H, W).
@@ -82,13 +81,6 @@ def _fuse(module: nn.Module, block_path: str) -> nn.Module:
     return module
 
 
-def _reference(module: nn.Module) -> nn.Module:
-    """An unfused copy running FasterNet's paper (split/concatenate) path."""
-    ref = copy.deepcopy(module)
-    ref.eval()
-    return use_fast_inference(ref, False)
-
-
 def weight_bytes(module: nn.Module) -> int:
     """Bytes of the module's floating-point parameters and buffers."""
     tensors = list(module.parameters()) + [b for b in module.buffers() if b.is_floating_point()]
@@ -118,7 +110,7 @@ def export_onnx(config: str, out: str, checkpoint: Optional[str] = None,
         ops)`` and with ``verify`` ``vs_exported`` (onnxruntime against the
         fused PyTorch module that was exported) and ``vs_reference`` (against
         the unfused model on FasterNet's split/concatenate path); both hold
-        :func:`~fasternet_dense.speed.output_difference`'s numbers.
+        :func:`~fasternet_dense.inference.output_difference`'s numbers.
     """
     logger = MMLogger.get_current_instance()
     cfg = load_model_config(config, cfg_options)
@@ -138,7 +130,7 @@ def export_onnx(config: str, out: str, checkpoint: Optional[str] = None,
         module, names = model.backbone, None
     else:
         module, names = SegmentorForExport(model, raw_input), ['seg_logits']
-    reference = _reference(module)
+    reference = reference_copy(module)
     module = _fuse(module, block_path)
 
     gen = torch.Generator().manual_seed(seed)
@@ -184,64 +176,4 @@ def export_onnx(config: str, out: str, checkpoint: Optional[str] = None,
     return result
 
 
-def format_export(result: Dict[str, object]) -> str:
-    """A short report of :func:`export_onnx`'s result."""
-    h, w = result['shape']
-    lines = [f"{result['out']}: {'backbone' if result['backbone_only'] else 'segmentor'} of "
-             f"{osp.basename(result['config'])} at {h}x{w} (HxW), fused, "
-             f"{result['block_path']} block graph",
-             f"file {result['onnx_bytes'] / 2**20:.2f} MiB, fp32 weights "
-             f"{result['weight_bytes'] / 2**20:.2f} MiB (ratio {result['size_ratio']:.3f})",
-             'nodes: ' + ', '.join(f'{k} {v}' for k, v in sorted(result['ops'].items()))]
-    for key, what in (('vs_exported', 'fused PyTorch module'),
-                      ('vs_reference', 'unfused PyTorch model (split/concatenate path)')):
-        if key in result:
-            c = result[key]
-            lines.append(f"onnxruntime vs {what}: max abs diff {c['max_abs_diff']:.3g}, "
-                         f"max abs ref {c['max_abs_ref']:.3g}, relative {c['relative']:.3g}")
-    return '\n'.join(lines)
-
-
-def export_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        description='Export a backbone or a Semantic FPN segmentor to ONNX and check it '
-        'with onnxruntime.')
-    parser.add_argument('config', help='config file')
-    parser.add_argument('checkpoint', nargs='?', help='weights (default: random)')
-    parser.add_argument('--out', required=True, help='ONNX file to write')
-    parser.add_argument('--shape', type=int, nargs=2, metavar=('H', 'W'),
-                        help='traced input size (default 800 1344 detection, 512 512 '
-                        'segmentation)')
-    parser.add_argument('--backbone-only', action='store_true',
-                        help='export model.backbone (outputs feat0..feat3)')
-    parser.add_argument('--normalized-input', action='store_true',
-                        help='segmentor input is already normalized (default: 0-255 RGB)')
-    parser.add_argument('--dynamic', action='store_true',
-                        help='dynamic batch, height and width')
-    parser.add_argument('--block-path', choices=BLOCK_PATHS, default='conv',
-                        help='FasterNet block graph: conv (Split/Conv/Concat, default) or '
-                        'matmul (the PyTorch fast path)')
-    parser.add_argument('--opset', type=int, default=17)
-    parser.add_argument('--no-verify', action='store_true', help='skip the onnxruntime check')
-    parser.add_argument('--cfg-options', nargs='+', action=DictAction, default={})
-    return parser
-
-
-def _export(argv: Optional[Sequence[str]]) -> None:
-    args = export_parser().parse_args(argv)
-    result = export_onnx(args.config, args.out, checkpoint=args.checkpoint, shape=args.shape,
-                         backbone_only=args.backbone_only, cfg_options=args.cfg_options,
-                         raw_input=not args.normalized_input, dynamic=args.dynamic,
-                         block_path=args.block_path, opset=args.opset,
-                         verify=not args.no_verify)
-    print(format_export(result))
-
-
-def export_main(argv: Optional[Sequence[str]] = None) -> int:
-    """``tools/export_onnx.py``: export, check and print a report; exit 2 on
-    bad input."""
-    return run_tool(_export, argv)
-
-
-__all__ = ['export_onnx', 'export_main', 'format_export', 'SegmentorForExport',
-           'weight_bytes', 'EXPORT_SHAPES', 'BLOCK_PATHS']
+__all__ = ['export_onnx', 'SegmentorForExport', 'weight_bytes', 'EXPORT_SHAPES', 'BLOCK_PATHS']

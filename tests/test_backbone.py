@@ -10,7 +10,8 @@ import torch
 from mmengine.config import Config
 from torch.nn.modules.batchnorm import _BatchNorm
 
-from fasternet_dense import ARCH_SETTINGS, FasterNet, count_parameters, imagenet_head_parameters
+from fasternet_dense import (ARCH_SETTINGS, ConfigError, FasterNet, count_parameters,
+                             imagenet_head_parameters)
 
 from conftest import ROOT, config_path
 
@@ -27,10 +28,12 @@ def randomize_norms(model: torch.nn.Module, seed: int = 0) -> None:
     for module in model.modules():
         if isinstance(module, _BatchNorm):
             n = module.num_features
-            module.running_mean.copy_(torch.rand(n, generator=gen) * 0.2 - 0.1)
-            module.running_var.copy_(torch.rand(n, generator=gen) * 1.5 + 0.5)
-            module.weight.data.copy_(torch.rand(n, generator=gen) + 0.5)
-            module.bias.data.copy_(torch.rand(n, generator=gen) * 0.2 - 0.1)
+            if module.track_running_stats:
+                module.running_mean.copy_(torch.rand(n, generator=gen) * 0.2 - 0.1)
+                module.running_var.copy_(torch.rand(n, generator=gen) * 1.5 + 0.5)
+            if module.affine:
+                module.weight.data.copy_(torch.rand(n, generator=gen) + 0.5)
+                module.bias.data.copy_(torch.rand(n, generator=gen) * 0.2 - 0.1)
 
 
 def backbone_without_out_norms(model: FasterNet) -> int:
@@ -222,6 +225,62 @@ def test_fused_model_equals_unfused_and_has_no_batch_norm(arch):
                 assert (e - g).abs().max().item() <= 1e-4
     with pytest.raises(RuntimeError, match='fused'):
         fused.train()
+
+
+NO_AFFINE = dict(type='BN', affine=False)
+NO_RUNNING_STATS = dict(type='BN', track_running_stats=False)
+
+
+@pytest.mark.parametrize('norm_cfg', [NO_AFFINE, NO_RUNNING_STATS], ids=['no_affine',
+                                                                        'no_running_stats'])
+@pytest.mark.parametrize('channels_last', [False, True])
+def test_eval_with_plain_norms_equals_reference(norm_cfg, channels_last):
+    torch.manual_seed(0)
+    model = FasterNet('t0', norm_cfg=norm_cfg)
+    randomize_norms(model)
+    model.eval()
+    x = torch.randn(2, 3, 96, 128)
+    if channels_last:
+        x = x.contiguous(memory_format=torch.channels_last)
+    with torch.no_grad():
+        reference = model.set_fast_inference(False)(x)
+        fast = model.set_fast_inference(True)(x)
+    assert len(fast) == 4
+    for r, f in zip(reference, fast):
+        assert r.shape == f.shape
+        assert (r - f).abs().max().item() <= 1e-5 * max(1.0, r.abs().max().item())
+
+
+def test_norms_without_affine_parameters_fuse_exactly():
+    torch.manual_seed(0)
+    model = FasterNet('t0', norm_cfg=NO_AFFINE)
+    randomize_norms(model)
+    model.eval()
+    fused = copy.deepcopy(model).fuse()
+    assert not any(isinstance(m, _BatchNorm) for m in fused.modules())
+    x = torch.randn(1, 3, 96, 128)
+    with torch.no_grad():
+        expected = model.set_fast_inference(False)(x)
+        for fast in (False, True):
+            for e, g in zip(expected, fused.set_fast_inference(fast)(x)):
+                assert (e - g).abs().max().item() <= 1e-4
+
+
+def test_fuse_refuses_norms_without_running_statistics_and_leaves_the_model():
+    torch.manual_seed(0)
+    model = FasterNet('t0', norm_cfg=NO_RUNNING_STATS)
+    randomize_norms(model)
+    model.eval()
+    x = torch.randn(2, 3, 64, 64)
+    with torch.no_grad():
+        before = model(x)
+    with pytest.raises(ConfigError, match=r'track_running_stats=False.*track_running_stats=True'):
+        model.fuse()
+    assert not model.deployed
+    assert sum(isinstance(m, _BatchNorm) for m in model.modules()) == 13 + 4 + 4
+    with torch.no_grad():
+        for b, a in zip(before, model(x)):
+            assert torch.equal(a, b)
 
 
 def test_builds_through_mmdet_and_mmseg_registries():

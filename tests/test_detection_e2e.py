@@ -7,6 +7,7 @@ import pytest
 import torch
 
 from fasternet_dense import cli
+from fasternet_dense.runner import build_runner, load_config
 from fasternet_dense.toydata import make_toy_coco
 
 from conftest import (as_argv, config_path, loader_options, native_to_official,
@@ -47,8 +48,8 @@ def test_brief_training_lowers_loss_and_beats_untrained_map(toy_coco, tmp_path):
         'train_cfg.max_epochs': 12, 'train_cfg.val_interval': 12,
         'param_scheduler.1.milestones': [10], 'param_scheduler.1.end': 12,
         'default_hooks.checkpoint.interval': 12, 'randomness.seed': 0})
-    cfg = cli.load_config(CONFIG, options, str(tmp_path))
-    runner = cli.build_runner(cfg)
+    cfg = load_config(CONFIG, options, str(tmp_path))
+    runner = build_runner(cfg)
     runner.model.init_weights()
     untrained = runner.val()['coco/bbox_mAP']
     runner.train()
@@ -64,8 +65,8 @@ def test_test_tool_takes_an_official_mmdet2_checkpoint(toy_coco, tmp_path):
     (flat backbone stages, norm0/2/4/6) loads with nothing missing or left
     over, and its backbone weights arrive unchanged."""
     options = toy_options(toy_coco)
-    cfg = cli.load_config(CONFIG, options, str(tmp_path))
-    source = cli.build_runner(cfg).model
+    cfg = load_config(CONFIG, options, str(tmp_path))
+    source = build_runner(cfg).model
     torch.manual_seed(3)
     with torch.no_grad():
         for p in source.parameters():
@@ -81,7 +82,7 @@ def test_test_tool_takes_an_official_mmdet2_checkpoint(toy_coco, tmp_path):
 
     args = cli.test_parser().parse_args(
         [CONFIG, str(path), '--work-dir', str(tmp_path / 'test'), *as_argv(options)])
-    runner = cli.build_runner(cli.prepare_test_config(args))
+    runner = build_runner(cli.prepare_test_config(args))
     records = Records()
     runner.logger.addHandler(records)
     try:
@@ -98,8 +99,8 @@ def test_test_tool_takes_an_official_mmdet2_checkpoint(toy_coco, tmp_path):
 
 def test_test_tool_prints_coco_metrics(toy_coco, tmp_path):
     options = toy_options(toy_coco)
-    cfg = cli.load_config(CONFIG, options, str(tmp_path))
-    runner = cli.build_runner(cfg)
+    cfg = load_config(CONFIG, options, str(tmp_path))
+    runner = build_runner(cfg)
     runner.model.init_weights()
     path = tmp_path / 'random.pth'
     torch.save({'state_dict': runner.model.state_dict(), 'meta': {}}, path)

@@ -6,8 +6,9 @@ import pytest
 import torch
 
 from fasternet_dense.errors import ConfigError
-from fasternet_dense.export import SegmentorForExport, export_main, export_onnx
-from fasternet_dense.speed import build_model, load_model_config
+from fasternet_dense.export import SegmentorForExport, export_onnx
+from fasternet_dense.inference import build_model, load_model_config
+from fasternet_dense.inference_cli import export_main
 
 ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
 SEG_T0 = osp.join(ROOT, 'configs/semfpn_fasternet_t0_ade20k.py')

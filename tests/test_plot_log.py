@@ -55,6 +55,8 @@ def test_plot_log_merges_runs_and_draws_curves(tmp_path, monkeypatch, capsys):
 
     monkeypatch.setattr(sys, 'argv', ['plot_log.py', path, '--keys', 'loss', 'coco/segm_mAP',
                                       '--out', str(tmp_path / 'two.png')])
+    # As `python tools/plot_log.py` does: the script's folder leads sys.path.
+    monkeypatch.syspath_prepend(osp.join(ROOT, 'tools'))
     with pytest.raises(SystemExit) as exit_info:
         runpy.run_path(osp.join(ROOT, 'tools', 'plot_log.py'), run_name='__main__')
     assert exit_info.value.code == 0 and osp.isfile(tmp_path / 'two.png')

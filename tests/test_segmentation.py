@@ -6,7 +6,8 @@ import pytest
 import torch
 from mmengine.config import Config
 
-from fasternet_dense import FasterNet, cli
+from fasternet_dense import FasterNet
+from fasternet_dense.runner import build_runner, load_config
 from fasternet_dense.toydata import make_toy_ade
 
 from conftest import (as_argv, config_path, assert_names_the_s_imagenet_download, error_line,
@@ -98,8 +99,8 @@ def test_brief_training_lowers_loss_and_beats_untrained_miou(toy_ade, tmp_path):
         'param_scheduler.0.end': 10, 'param_scheduler.1.begin': 10,
         'param_scheduler.1.end': 150, 'default_hooks.checkpoint.interval': 150,
         'randomness.seed': 0})
-    cfg = cli.load_config(TOY_CONFIG, options, str(tmp_path))
-    runner = cli.build_runner(cfg)
+    cfg = load_config(TOY_CONFIG, options, str(tmp_path))
+    runner = build_runner(cfg)
     runner.model.init_weights()
     untrained = runner.val()['mIoU']
     runner.train()
@@ -113,8 +114,8 @@ def test_brief_training_lowers_loss_and_beats_untrained_miou(toy_ade, tmp_path):
 @pytest.mark.slow
 def test_test_tool_prints_segmentation_metrics_and_pictures(toy_ade, tmp_path):
     options = loader_options(toy_ade)
-    cfg = cli.load_config(TOY_CONFIG, options, str(tmp_path))
-    runner = cli.build_runner(cfg)
+    cfg = load_config(TOY_CONFIG, options, str(tmp_path))
+    runner = build_runner(cfg)
     runner.model.init_weights()
     path = tmp_path / 'random.pth'
     torch.save({'state_dict': runner.model.state_dict(), 'meta': {}}, path)

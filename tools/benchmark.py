@@ -3,12 +3,9 @@
 Times the whole model's test_step (or --backbone-only); see --help.
 """
 import sys
-import warnings
 
-# mmengine imports the deprecated pkg_resources; its warning is not ours to fix.
-warnings.filterwarnings('ignore', message='pkg_resources is deprecated', category=UserWarning)
-
-from fasternet_dense.speed import benchmark_main  # noqa: E402
+import _quiet_imports  # noqa: F401  (first: filters warnings raised while importing)
+from fasternet_dense.inference_cli import benchmark_main
 
 if __name__ == '__main__':
     sys.exit(benchmark_main())

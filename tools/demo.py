@@ -6,12 +6,9 @@ config on CPU, evaluates again and writes work_dirs/demo_<task>/predictions.png.
 import argparse
 import json
 import sys
-import warnings
 
-# mmengine imports the deprecated pkg_resources; its warning is not ours to fix.
-warnings.filterwarnings('ignore', message='pkg_resources is deprecated', category=UserWarning)
-
-from fasternet_dense.demo import DEMOS, run_demo  # noqa: E402
+import _quiet_imports  # noqa: F401  (first: filters warnings raised while importing)
+from fasternet_dense.demo import DEMOS, run_demo
 
 
 def main() -> int:

@@ -5,12 +5,9 @@ ade: ADE20K-layout semantic segmentation (default data/toy_ade).
 """
 import argparse
 import sys
-import warnings
 
-# mmengine imports the deprecated pkg_resources; its warning is not ours to fix.
-warnings.filterwarnings('ignore', message='pkg_resources is deprecated', category=UserWarning)
-
-from fasternet_dense.toydata import make_toy_ade, make_toy_coco  # noqa: E402
+import _quiet_imports  # noqa: F401  (first: filters warnings raised while importing)
+from fasternet_dense.toydata import make_toy_ade, make_toy_coco
 
 DEFAULT_OUT = {'coco': 'data/toy_coco', 'ade': 'data/toy_ade'}
 

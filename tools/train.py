@@ -1,11 +1,8 @@
 """Train a detector or segmentor: python tools/train.py CONFIG [options]."""
 import sys
-import warnings
 
-# mmengine imports the deprecated pkg_resources; its warning is not ours to fix.
-warnings.filterwarnings('ignore', message='pkg_resources is deprecated', category=UserWarning)
-
-from fasternet_dense.cli import train_main  # noqa: E402
+import _quiet_imports  # noqa: F401  (first: filters warnings raised while importing)
+from fasternet_dense.cli import train_main
 
 if __name__ == '__main__':
     sys.exit(train_main())

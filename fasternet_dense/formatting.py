@@ -1,0 +1,132 @@
+"""Text reports of the inference tools' results: the benchmark table, the
+complexity table and the ONNX export summary. The tools print these; the
+numbers come from :mod:`~fasternet_dense.benchmark`,
+:mod:`~fasternet_dense.complexity` and :mod:`~fasternet_dense.export`.
+"""
+import os.path as osp
+from typing import Dict, Sequence
+
+# Whole-model Semantic FPN peers on ADE20K at 512x512 (params M, GFLOPs, mIoU).
+SEG_PEERS = (('ResNet-18', 16, 32, 32.9), ('PVT-Tiny', 17, 33, 35.7),
+             ('PoolFormer-S12', 16, 31, 37.2), ('ResNet-50', 29, 46, 36.7),
+             ('PVT-Small', 28, 45, 39.8), ('PoolFormer-S24', 23, 39, 40.3),
+             ('ResNet-101', 48, 65, 38.8), ('PoolFormer-S36', 35, 48, 42.0),
+             ('PVT-Medium', 48, 61, 41.6))
+FLOPS_NOTE = """\
+FLOPs count one multiply-add as one FLOP (mmengine's FlopAnalyzer, fvcore style):
+convolutions, matrix products, norms and upsampling are counted; activations,
+element-wise additions, pooling, NMS, RoI align and mask pasting are not.
+Detection: the RoI box head runs on every RPN proposal (1000 here) and the mask
+head on the first 100, as in the mmdet 2.x count behind the paper's 1280x800
+figures; fewer proposals shrink the roi_head share. The same counter gives
+259.8G for mmdet's Mask R-CNN R50 (the FasterNet paper lists 253G; every
+detector here sits about 7G above its paper figure, all in the shared heads)
+and 45.7G / 32.3G for Semantic FPN R50 / R18 (peers: 46G / 32G)."""
+
+
+def format_benchmark(result: Dict[str, object]) -> str:
+    """A table of the benchmark result: one row per model, then the ratio."""
+    s = result['settings']
+    lines = [f"{result['mode']} benchmark on {s['device']} ({result['machine']['cpu']}, "
+             f"{s['threads']} threads), batch {s['batch_size']}, {s['iters']} iterations "
+             f"after {s['warmup']} warm-up", f"input: {s['input']}", '']
+    for m in result['models']:
+        opts = [k for k in ('fuse', 'channels_last') if m[k]] + ([m['amp']] if m['amp'] else [])
+        opts += [f'{k}={v}' for k, v in m['cfg_options'].items()]
+        extra = f" checkpoint {m['checkpoint']}" if m['checkpoint'] else ''
+        lines.append(f"{m['label']}: {m['config']} [{', '.join(opts) or 'plain'}]{extra}, "
+                     f"{m['params'] / 1e6:.2f}M params")
+    rates = all('gmacs' in m for m in result['models'])
+    lines += ['', f"{'':2} {'median ms':>10} {'min':>9} {'max':>9} {'q1':>9} {'q3':>9} "
+              f"{'img/s':>8}" + (f" {'GFLOPs':>8} {'GMAC/s':>7}" if rates else '')]
+    for m in result['models']:
+        lines.append(f"{m['label']:2} {m['median_ms']:10.2f} {m['min_ms']:9.2f} "
+                     f"{m['max_ms']:9.2f} {m['q1_ms']:9.2f} {m['q3_ms']:9.2f} {m['fps']:8.2f}" +
+                     (f" {m['flops'] / 1e9:8.2f} {m['gmacs']:7.1f}" if rates else ''))
+    if 'ratio' in result:
+        lines.append('')
+        lines.append(f"ratio median B / median A = {result['ratio']:.3f} "
+                     f"(A is {result['ratio']:.2f}x as fast as B)")
+    if 'outputs' in result:
+        o = result['outputs']
+        lines.append(f"outputs: max |A - B| = {o['max_abs_diff']:.3g} (max |B| = "
+                     f"{o['max_abs_ref']:.3g}, relative {o['relative']:.3g})")
+    if 'reference' in result and rates:
+        lines += ['', _reference_lines(result)]
+    machine = result['machine']
+    load = max(v for v in (machine.get('load_avg_1min_before'), machine['load_avg_1min'], 0)
+               if v is not None)
+    if machine['cpu_count'] and load > machine['cpu_count']:
+        lines.append(f"warning: the machine was busy (1-min load {load:.1f} on "
+                     f"{machine['cpu_count']} cores); multi-threaded timings suffer most, "
+                     "compare the interleaved ratio or use --threads 1")
+    if any(m.get('score_thr_zero') for m in result['models']):
+        lines.append('note: random weights, so the RoI score threshold is 0 and every image '
+                     'yields the full max_per_img detections for the mask head')
+    return '\n'.join(lines)
+
+
+def _reference_lines(result: Dict[str, object]) -> str:
+    """What the reference product rate says of the timings: each model's
+    share of it, the least time its FLOPs need at it and, for two models,
+    the most A could gain over B at that rate."""
+    ref = result['reference']
+    lines = [f"reference: {ref['what']} at {ref['gmacs']:.1f} G multiply-adds/s "
+             '(GMAC/s counts one multiply-add per FLOP)']
+    floors = []
+    for m in result['models']:
+        floor = m['flops'] / (ref['gmacs'] * 1e9) * 1000.0
+        floors.append(floor)
+        lines.append(f"{m['label']} runs at {100 * m['gmacs'] / ref['gmacs']:.0f}% of it; its "
+                     f"FLOPs take {floor:.1f} ms at that rate")
+    if len(floors) == 2:
+        b = result['models'][1]
+        lines.append(f"A running at the reference rate would be {b['median_ms'] / floors[0]:.2f}x "
+                     'as fast as B is now')
+    return '\n'.join(lines)
+
+
+def format_complexity(rows: Sequence[Dict[str, object]]) -> str:
+    """One line per config: input, params and FLOPs of the model and backbone,
+    and the FLOPs of each top-level part."""
+    lines = [f"{'config':36} {'input HxW':>10} {'params M':>9} {'GFLOPs':>8} "
+             f"{'backbone M':>10} {'backbone GFLOPs':>15}  parts (GFLOPs)"]
+    for r in rows:
+        parts = ', '.join(f'{k} {v / 1e9:.1f}' for k, v in r['by_module'].items()
+                          if k != 'other' or v >= 5e7)
+        if r['proposals'] is not None:
+            parts += f"; {r['proposals']} proposals"
+        flops = f"{r['flops'] / 1e9:8.1f}" if r['flops'] is not None else f"{'-':>8}"
+        lines.append(f"{osp.basename(r['config']):36} {'%dx%d' % r['shape']:>10} "
+                     f"{r['params'] / 1e6:9.2f} {flops} {r['backbone_params'] / 1e6:10.2f} "
+                     f"{r['backbone_flops'] / 1e9:15.2f}  {parts}")
+    return '\n'.join(lines)
+
+
+def format_seg_peers() -> str:
+    """The published Semantic FPN peers on ADE20K, for comparison with the
+    segmentation rows of :func:`format_complexity`."""
+    return ('Semantic FPN peers on ADE20K (whole model, 512x512, mmcv 1.x counter): ' +
+            '; '.join(f'{n} {p}M/{g}G/{m} mIoU' for n, p, g, m in SEG_PEERS))
+
+
+def format_export(result: Dict[str, object]) -> str:
+    """A short report of :func:`export_onnx`'s result."""
+    h, w = result['shape']
+    lines = [f"{result['out']}: {'backbone' if result['backbone_only'] else 'segmentor'} of "
+             f"{osp.basename(result['config'])} at {h}x{w} (HxW), fused, "
+             f"{result['block_path']} block graph",
+             f"file {result['onnx_bytes'] / 2**20:.2f} MiB, fp32 weights "
+             f"{result['weight_bytes'] / 2**20:.2f} MiB (ratio {result['size_ratio']:.3f})",
+             'nodes: ' + ', '.join(f'{k} {v}' for k, v in sorted(result['ops'].items()))]
+    for key, what in (('vs_exported', 'fused PyTorch module'),
+                      ('vs_reference', 'unfused PyTorch model (split/concatenate path)')):
+        if key in result:
+            c = result[key]
+            lines.append(f"onnxruntime vs {what}: max abs diff {c['max_abs_diff']:.3g}, "
+                         f"max abs ref {c['max_abs_ref']:.3g}, relative {c['relative']:.3g}")
+    return '\n'.join(lines)
+
+
+__all__ = ['format_benchmark', 'format_complexity', 'format_seg_peers', 'format_export',
+           'FLOPS_NOTE', 'SEG_PEERS']

@@ -1,0 +1,151 @@
+"""Models built and prepared for inference, shared by the benchmark, the FLOP
+count and the ONNX export.
+
+Models are built from the config without running ``init_weights``, so no
+pretrained file is needed; a checkpoint is loaded only when one is given.
+The inference options are batch-norm folding (``fuse``), channels-last
+memory and autocast (``amp``); :func:`reference_copy` gives the unfused
+model on FasterNet's split/concatenate path that outputs are compared with.
+"""
+import copy
+import os.path as osp
+from contextlib import nullcontext
+from typing import Dict, Optional, Sequence, Tuple
+
+import torch
+import torch.nn as nn
+from mmengine.config import Config
+from mmengine.registry import DefaultScope
+
+from .backbone import FasterNet, use_fast_inference
+from .errors import ConfigError, MissingFileError
+from .fusion import fuse_conv_bn
+from .runner import load_config
+from .tasks import task_of, task_registries
+
+AMP_DTYPES = {'fp16': torch.float16, 'bf16': torch.bfloat16}
+
+
+def check_shape(shape: Optional[Sequence[int]], minimum: int = 32) -> Optional[Tuple[int, int]]:
+    """Validate an ``(H, W)`` pair; ``None`` passes through."""
+    if shape is None:
+        return None
+    shape = tuple(shape)
+    if len(shape) != 2 or not all(isinstance(s, int) and s >= minimum for s in shape):
+        raise ConfigError(f'--shape takes two integers H W, each >= {minimum}; got '
+                          f'{" ".join(map(str, shape))}.')
+    return shape
+
+
+def resolve_config_path(path: str) -> str:
+    """``mmdet::x.py`` / ``mmseg::x.py`` -> the installed package's config file;
+    other paths are returned unchanged."""
+    if '::' not in path:
+        return path
+    package, rel = path.split('::', 1)
+    from mmengine.utils import get_installed_path, is_installed
+    if not is_installed(package):
+        raise ConfigError(f'Config {path}: package {package} is not installed.')
+    return osp.join(get_installed_path(package), '.mim', 'configs', rel)
+
+
+def load_model_config(path: str, cfg_options: Optional[dict] = None) -> Config:
+    """Read ``path`` (a file, or ``mmdet::``/``mmseg::`` + a config of that
+    package) with custom imports and overrides applied, for inference."""
+    return load_config(resolve_config_path(path), cfg_options)
+
+
+def build_model(cfg: Config, checkpoint: Optional[str] = None, device: str = 'cpu',
+                seed: int = 0) -> nn.Module:
+    """Build ``cfg.model`` in eval mode on ``device``.
+
+    ``init_weights`` is not called, so backbones keep their seeded random
+    initial weights and never look for their pretrained file; ``checkpoint``,
+    when given, is loaded into the whole model.
+    """
+    scope = task_of(cfg)
+    registry = task_registries(scope).MODELS
+    torch.manual_seed(seed)
+    with DefaultScope.overwrite_default_scope(scope):
+        model = registry.build(copy.deepcopy(cfg.model))
+    if checkpoint is not None:
+        if not osp.isfile(checkpoint):
+            raise MissingFileError(f'Checkpoint {checkpoint} not found.')
+        from mmengine.runner import load_checkpoint
+        load_checkpoint(model, checkpoint, map_location='cpu', logger='current')
+    model.to(device).eval()
+    return model
+
+
+def fuse_model(module: nn.Module) -> nn.Module:
+    """Fold batch norms into convolutions for inference, in place.
+
+    FasterNet uses its own :meth:`~fasternet_dense.FasterNet.fuse`; every remaining
+    conv followed by a batch norm (ResNet, neck or head ConvModules) is folded
+    by :func:`~fasternet_dense.fusion.fuse_conv_bn`.
+    """
+    for sub in list(module.modules()):
+        if isinstance(sub, FasterNet):
+            sub.fuse()
+    return fuse_conv_bn(module)
+
+
+def _channels_last_hook(module: nn.Module, args: tuple) -> tuple:
+    return (args[0].contiguous(memory_format=torch.channels_last), *args[1:])
+
+
+def prepare_model(model: nn.Module, fuse: bool = False, channels_last: bool = False) -> nn.Module:
+    """Apply the inference options to ``model`` (in place) and return it."""
+    model.eval()
+    if fuse:
+        fuse_model(model)
+    if channels_last:
+        model.to(memory_format=torch.channels_last)
+        backbone = getattr(model, 'backbone', model)
+        # The data preprocessor emits NCHW; the backbone converts its input.
+        backbone.register_forward_pre_hook(_channels_last_hook)
+    model.eval()  # some train() overrides (mmdet's ResNet) return None
+    return model
+
+
+def autocast(device: str, amp: Optional[str]):
+    """The autocast context of ``amp`` (``'fp16'``, ``'bf16'`` or ``None``
+    for plain fp32) on ``device``."""
+    if amp is None:
+        return nullcontext()
+    return torch.autocast(device_type=device.split(':')[0], dtype=AMP_DTYPES[amp])
+
+
+def reference_copy(module: nn.Module) -> nn.Module:
+    """An unfused copy of ``module`` in eval mode running FasterNet's paper
+    (split/concatenate) path."""
+    ref = copy.deepcopy(module)
+    ref.eval()
+    return use_fast_inference(ref, False)
+
+
+def same_layout(a: nn.Module, b: nn.Module) -> bool:
+    """Whether two models hold tensors of the same names and shapes."""
+    sa, sb = a.state_dict(), b.state_dict()
+    return sa.keys() == sb.keys() and all(sa[k].shape == sb[k].shape for k in sa)
+
+
+def output_difference(outputs, references) -> Optional[Dict[str, float]]:
+    """``max |out - ref|`` over all outputs, ``max |ref|`` and their ratio
+    (the relative error that the exactness and export tolerances bound).
+
+    Each side is a tensor or array, or a tuple / list of them; ``None`` when
+    the two differ in count or shapes.
+    """
+    outs, refs = ([torch.as_tensor(t) for t in (v if isinstance(v, (tuple, list)) else [v])]
+                  for v in (outputs, references))
+    if len(outs) != len(refs) or any(o.shape != r.shape for o, r in zip(outs, refs)):
+        return None
+    diff = max((o.float() - r.float()).abs().max().item() for o, r in zip(outs, refs))
+    ref = max(r.float().abs().max().item() for r in refs)
+    return dict(max_abs_diff=diff, max_abs_ref=ref, relative=diff / ref if ref else diff)
+
+
+__all__ = ['AMP_DTYPES', 'check_shape', 'resolve_config_path', 'load_model_config',
+           'build_model', 'fuse_model', 'prepare_model', 'autocast', 'reference_copy',
+           'same_layout', 'output_difference']

@@ -1,0 +1,166 @@
+"""Command lines of the inference tools: ``tools/benchmark.py``,
+``tools/get_flops.py`` and ``tools/export_onnx.py``.
+
+Each ``*_main`` parses its arguments, calls the package function and prints
+the report; bad input ends in one ``error: ...`` line and exit code 2.
+"""
+import argparse
+import json
+import os.path as osp
+from typing import Optional, Sequence
+
+from mmengine.config import DictAction
+
+from .benchmark import benchmark
+from .complexity import complexity
+from .errors import ConfigError, run_tool
+from .export import BLOCK_PATHS, export_onnx
+from .formatting import (FLOPS_NOTE, format_benchmark, format_complexity, format_export,
+                         format_seg_peers)
+from .inference import AMP_DTYPES
+
+CONFIG_DIR = osp.join(osp.dirname(osp.dirname(osp.abspath(__file__))), 'configs')
+SEG_CONFIGS = tuple(
+    osp.join(CONFIG_DIR, f'semfpn_fasternet_{arch}_ade20k.py')
+    for arch in ('t0', 't1', 't2', 's', 'm', 'l'))
+
+
+# ------------------------------------------------------------------ benchmark
+def benchmark_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        description='Time a model\'s test_step (or its backbone) on CPU or GPU, optionally '
+        'against a second model run interleaved in the same process.')
+    parser.add_argument('config', help='config file of model A (mmdet::PATH and mmseg::PATH '
+                        'name configs of the installed packages)')
+    parser.add_argument('--checkpoint', help='weights of A (default: random)')
+    parser.add_argument('--cfg-options', nargs='+', action=DictAction, default={},
+                        help='overrides for A, e.g. model.backbone.fast_inference=False')
+    parser.add_argument('--vs', nargs='?', const='', metavar='OTHER_CONFIG',
+                        help='model B; without a value, A\'s config again (use with '
+                        '--vs-cfg-options)')
+    parser.add_argument('--vs-checkpoint', help='weights of B (default: A\'s for the same '
+                        'config, else random; equal layouts get A\'s random weights)')
+    parser.add_argument('--vs-cfg-options', nargs='+', action=DictAction, default={},
+                        help='overrides for B')
+    parser.add_argument('--vs-plain', action='store_true', help='run B as the plain fp32 '
+                        'model: no --fuse, --channels-last or --amp')
+    parser.add_argument('--device', default='cpu', help='cpu or cuda[:i]')
+    parser.add_argument('--batch-size', type=int, default=1)
+    parser.add_argument('--shape', type=int, nargs=2, metavar=('H', 'W'),
+                        help='backbone input (default 224 224) or synthetic image size '
+                        '(default 800 1333 detection, 512 512 segmentation)')
+    parser.add_argument('--iters', type=int, default=50, help='timed iterations per model')
+    parser.add_argument('--warmup', type=int, default=10, help='untimed iterations per model')
+    parser.add_argument('--fuse', action='store_true', help='fold batch norms into convs')
+    parser.add_argument('--amp', choices=list(AMP_DTYPES), help='autocast dtype')
+    parser.add_argument('--channels-last', action='store_true',
+                        help='channels-last weights and backbone input')
+    parser.add_argument('--backbone-only', action='store_true',
+                        help='time model.backbone on random tensors')
+    parser.add_argument('--synthetic', action='store_true',
+                        help='synthetic images even when the test set exists')
+    parser.add_argument('--threads', type=int, help='torch.set_num_threads (default: torch\'s)')
+    parser.add_argument('--peak', action='store_true', help='also time a large matrix '
+                        'product as the reference rate and print what it bounds '
+                        '(with --backbone-only)')
+    parser.add_argument('--json', metavar='FILE', help='write all numbers and machine info')
+    return parser
+
+
+def _benchmark(argv: Optional[Sequence[str]]) -> None:
+    args = benchmark_parser().parse_args(argv)
+    vs = None if args.vs is None else (args.vs or args.config)
+    result = benchmark(
+        args.config, checkpoint=args.checkpoint, cfg_options=args.cfg_options, vs=vs,
+        vs_checkpoint=args.vs_checkpoint, vs_cfg_options=args.vs_cfg_options,
+        vs_plain=args.vs_plain, device=args.device, batch_size=args.batch_size,
+        shape=args.shape, iters=args.iters, warmup=args.warmup, fuse=args.fuse, amp=args.amp,
+        channels_last=args.channels_last, backbone_only=args.backbone_only,
+        synthetic=args.synthetic, threads=args.threads, peak=args.peak)
+    print(format_benchmark(result))
+    if args.json:
+        with open(args.json, 'w') as f:
+            json.dump(result, f, indent=1, default=str)
+        print(f'wrote {args.json}')
+
+
+def benchmark_main(argv: Optional[Sequence[str]] = None) -> int:
+    """``tools/benchmark.py``: print the timing table; exit 2 on bad input."""
+    return run_tool(_benchmark, argv)
+
+
+# ------------------------------------------------------------------- get_flops
+def flops_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        description='Parameters and FLOPs of the backbone and the whole model.')
+    parser.add_argument('configs', nargs='*', metavar='CONFIG',
+                        help='config file(s); mmdet::PATH and mmseg::PATH work too')
+    parser.add_argument('--all-seg', action='store_true', help='the six '
+                        'semfpn_fasternet_*_ade20k.py configs, with the published peers')
+    parser.add_argument('--shape', type=int, nargs=2, metavar=('H', 'W'),
+                        help='network input (default 800 1280 detection, 512 512 segmentation)')
+    parser.add_argument('--cfg-options', nargs='+', action=DictAction, default={})
+    return parser
+
+
+def _flops(argv: Optional[Sequence[str]]) -> None:
+    args = flops_parser().parse_args(argv)
+    configs = list(args.configs) + (list(SEG_CONFIGS) if args.all_seg else [])
+    if not configs:
+        raise ConfigError('get_flops needs a CONFIG or --all-seg.')
+    rows = [complexity(c, args.shape, args.cfg_options) for c in configs]
+    print(format_complexity(rows))
+    if any(r['task'] == 'mmseg' for r in rows):
+        print('\n' + format_seg_peers())
+    print('\n' + FLOPS_NOTE)
+
+
+def flops_main(argv: Optional[Sequence[str]] = None) -> int:
+    """``tools/get_flops.py``: print the complexity table; exit 2 on bad input."""
+    return run_tool(_flops, argv)
+
+
+# ----------------------------------------------------------------- export_onnx
+def export_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        description='Export a backbone or a Semantic FPN segmentor to ONNX and check it '
+        'with onnxruntime.')
+    parser.add_argument('config', help='config file')
+    parser.add_argument('checkpoint', nargs='?', help='weights (default: random)')
+    parser.add_argument('--out', required=True, help='ONNX file to write')
+    parser.add_argument('--shape', type=int, nargs=2, metavar=('H', 'W'),
+                        help='traced input size (default 800 1344 detection, 512 512 '
+                        'segmentation)')
+    parser.add_argument('--backbone-only', action='store_true',
+                        help='export model.backbone (outputs feat0..feat3)')
+    parser.add_argument('--normalized-input', action='store_true',
+                        help='segmentor input is already normalized (default: 0-255 RGB)')
+    parser.add_argument('--dynamic', action='store_true',
+                        help='dynamic batch, height and width')
+    parser.add_argument('--block-path', choices=BLOCK_PATHS, default='conv',
+                        help='FasterNet block graph: conv (Split/Conv/Concat, default) or '
+                        'matmul (the PyTorch fast path)')
+    parser.add_argument('--opset', type=int, default=17)
+    parser.add_argument('--no-verify', action='store_true', help='skip the onnxruntime check')
+    parser.add_argument('--cfg-options', nargs='+', action=DictAction, default={})
+    return parser
+
+
+def _export(argv: Optional[Sequence[str]]) -> None:
+    args = export_parser().parse_args(argv)
+    result = export_onnx(args.config, args.out, checkpoint=args.checkpoint, shape=args.shape,
+                         backbone_only=args.backbone_only, cfg_options=args.cfg_options,
+                         raw_input=not args.normalized_input, dynamic=args.dynamic,
+                         block_path=args.block_path, opset=args.opset,
+                         verify=not args.no_verify)
+    print(format_export(result))
+
+
+def export_main(argv: Optional[Sequence[str]] = None) -> int:
+    """``tools/export_onnx.py``: export, check and print a report; exit 2 on
+    bad input."""
+    return run_tool(_export, argv)
+
+
+__all__ = ['benchmark_main', 'flops_main', 'export_main', 'benchmark_parser', 'flops_parser',
+           'export_parser']
