@@ -13,7 +13,7 @@ from typing import List, Optional, Sequence
 from mmengine.config import Config
 
 from ..errors import ConfigError, DatasetError
-from ..preflight import leaf_datasets
+from ..preflight import annotation_file, data_folder, is_remote, leaf_datasets
 from .coco import check_coco
 from .images import IMAGE_READ_MODES
 from .report import summary_lines
@@ -75,21 +75,10 @@ def _classes(dataset: dict, cls) -> Optional[Sequence[str]]:
     return list(meta['classes']) if meta.get('classes') else None
 
 
-def _join(root: str, path: Optional[str]) -> Optional[str]:
-    if not path:
-        return path
-    return path if osp.isabs(path) else osp.join(root, path)
-
-
-def _is_remote(*paths) -> bool:
-    return any(p and '://' in str(p) for p in paths)
-
-
 def _check_coco_dataset(cfg, loader, dataset, cls, opts, work_dir) -> List[str]:
-    root = dataset.get('data_root') or ''
-    ann_file = _join(root, dataset['ann_file'])
-    img_dir = _join(root, (dataset.get('data_prefix') or {}).get('img', ''))
-    if _is_remote(ann_file, img_dir):
+    ann_file = annotation_file(dataset)
+    img_dir = data_folder(dataset, 'img', default='')
+    if is_remote(ann_file) or is_remote(img_dir):
         return []
     result = check_coco(ann_file, img_dir, _classes(dataset, cls), opts['image_read'],
                         opts['decode_limit'], name=loader)
@@ -102,12 +91,10 @@ def _check_coco_dataset(cfg, loader, dataset, cls, opts, work_dir) -> List[str]:
 
 
 def _check_seg_dataset(loader, dataset, cls, opts, work_dir) -> List[str]:
-    root = dataset.get('data_root') or ''
-    prefix = dataset.get('data_prefix') or {}
-    img_dir = _join(root, prefix.get('img_path', ''))
-    seg_dir = _join(root, prefix.get('seg_map_path')) if prefix.get('seg_map_path') else None
-    ann_file = _join(root, dataset.get('ann_file') or '')
-    if _is_remote(img_dir, seg_dir, ann_file):
+    img_dir = data_folder(dataset, 'img_path')
+    seg_dir = data_folder(dataset, 'seg_map_path')
+    ann_file = annotation_file(dataset)
+    if any(path and is_remote(path) for path in (img_dir, seg_dir, ann_file)):
         return []
     classes = _classes(dataset, cls)
     result = check_seg_layout(
@@ -120,7 +107,7 @@ def _check_seg_dataset(loader, dataset, cls, opts, work_dir) -> List[str]:
         reduce_zero_label=dataset.get('reduce_zero_label',
                                       _class_default(cls, 'reduce_zero_label', False)),
         image_read=opts['image_read'], decode_limit=opts['decode_limit'], name=loader)
-    source = prefix.get('img_path') or 'images'
+    source = dataset['data_prefix']['img_path'] or 'images'
     lines = summary_lines(result.problems, work_dir, loader, source)
     if result.fatal or (lines and not opts['skip_bad']):
         return result.fatal + lines
