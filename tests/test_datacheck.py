@@ -262,6 +262,44 @@ def test_skipped_coco_loads_in_mmdet(coco, tmp_path):
     assert all(not info['img_path'].endswith('000000000006.png') for info in dataset)
 
 
+SHARED_COCO_CONFIG = """
+default_scope = 'mmdet'
+train_dataloader = dict(dataset=dict(
+    type='CocoDataset', data_root='{root}/', ann_file='annotations/instances_train2017.json',
+    data_prefix=dict(img='train2017/'), metainfo=dict(classes={classes!r})))
+val_dataloader = dict(dataset=train_dataloader['dataset'])
+test_dataloader = val_dataloader
+val_evaluator = dict(type='CocoMetric', ann_file='{root}/annotations/instances_train2017.json')
+test_evaluator = val_evaluator
+data_check = dict(skip_bad=True)
+"""
+
+
+def test_skip_bad_redirects_every_loader_sharing_the_dataset(coco, tmp_path):
+    os.remove(image_path(coco, 2))
+    config = tmp_path / 'shared.py'
+    config.write_text(SHARED_COCO_CONFIG.format(root=coco['root'], classes=TOY_COCO_CLASSES))
+    cfg = Config.fromfile(str(config))
+    cfg.work_dir = str(tmp_path / 'work')
+    check_data(cfg, ('train_dataloader', 'val_dataloader'))
+    new = str(tmp_path / 'work' / 'data_check' / 'train_dataloader_instances_train2017.json')
+    assert cfg.train_dataloader.dataset.ann_file == new
+    assert cfg.val_dataloader.dataset.ann_file == new
+    assert cfg.test_dataloader.dataset.ann_file == new
+    assert cfg.val_evaluator.ann_file == new and cfg.test_evaluator.ann_file == new
+    assert sorted(os.listdir(tmp_path / 'work' / 'data_check')) == [osp.basename(new)]
+
+
+def test_skip_bad_redirects_a_shared_segmentation_dataset(ade, tmp_path):
+    os.remove(ade_files(ade, 'toy_train_000003')[1])
+    train = ade_cfg(ade, tmp_path / 'work', skip_bad=True).to_dict()
+    cfg = Config(dict(train, val_dataloader=dict(dataset=train['train_dataloader']['dataset'])))
+    check_data(cfg, ('train_dataloader', 'val_dataloader'))
+    listing = str(tmp_path / 'work' / 'data_check' / 'train_dataloader_training.txt')
+    assert cfg.train_dataloader.dataset.ann_file == listing
+    assert cfg.val_dataloader.dataset.ann_file == listing
+
+
 def test_empty_image_prefix_means_data_root(coco, tmp_path):
     cfg = coco_cfg(coco, tmp_path / 'work')
     dataset = cfg.train_dataloader.dataset.dataset

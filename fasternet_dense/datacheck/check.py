@@ -8,6 +8,7 @@ Config (all optional)::
 """
 import inspect
 import os.path as osp
+from collections import OrderedDict
 from typing import List, Optional, Sequence
 
 from mmengine.config import Config
@@ -21,6 +22,8 @@ from .seg import check_seg_layout
 from .skip import skip_coco_samples, skip_seg_samples
 
 DATA_CHECK_DEFAULTS = dict(enabled=True, skip_bad=False, image_read='auto', decode_limit=2000)
+# The dataloaders whose entries a filtered file is given to.
+DATALOADERS = ('train_dataloader', 'val_dataloader', 'test_dataloader')
 
 
 def data_check_options(cfg: Config) -> dict:
@@ -75,7 +78,7 @@ def _classes(dataset: dict, cls) -> Optional[Sequence[str]]:
     return list(meta['classes']) if meta.get('classes') else None
 
 
-def _check_coco_dataset(cfg, loader, dataset, cls, opts, work_dir) -> List[str]:
+def _check_coco_dataset(cfg, loader, dataset, shared, cls, opts, work_dir) -> List[str]:
     ann_file = annotation_file(dataset)
     img_dir = data_folder(dataset, 'img', default='')
     if is_remote(ann_file) or is_remote(img_dir):
@@ -86,11 +89,11 @@ def _check_coco_dataset(cfg, loader, dataset, cls, opts, work_dir) -> List[str]:
     if result.fatal or (lines and not opts['skip_bad']):
         return result.fatal + lines
     if lines:
-        return skip_coco_samples(cfg, loader, [dataset], result, ann_file, lines, work_dir)
+        return skip_coco_samples(cfg, loader, shared, result, ann_file, lines, work_dir)
     return []
 
 
-def _check_seg_dataset(loader, dataset, cls, opts, work_dir) -> List[str]:
+def _check_seg_dataset(loader, dataset, shared, cls, opts, work_dir) -> List[str]:
     img_dir = data_folder(dataset, 'img_path')
     seg_dir = data_folder(dataset, 'seg_map_path')
     ann_file = annotation_file(dataset)
@@ -112,8 +115,42 @@ def _check_seg_dataset(loader, dataset, cls, opts, work_dir) -> List[str]:
     if result.fatal or (lines and not opts['skip_bad']):
         return result.fatal + lines
     if lines:
-        return skip_seg_samples(loader, [dataset], result, img_dir, source, lines, work_dir)
+        return skip_seg_samples(loader, shared, result, img_dir, source, lines, work_dir)
     return []
+
+
+def _loader_datasets(cfg: Config, loader: str) -> List[dict]:
+    loader_cfg = cfg.get(loader)
+    if not loader_cfg or not loader_cfg.get('dataset'):
+        return []
+    return list(leaf_datasets(loader_cfg['dataset']))
+
+
+def _files_key(dataset: dict) -> tuple:
+    """What decides the files a dataset entry reads."""
+    return (repr(dataset.get('data_root')), repr(dataset.get('ann_file')),
+            repr(dataset.get('data_prefix')))
+
+
+def _datasets_to_check(cfg: Config, loaders: Sequence[str]) -> list:
+    """``(loader, dataset, shared)`` for each set of files the ``loaders``
+    read: the first loader and dataset entry reading them, and every entry
+    of the config's dataloaders that reads the same files.
+
+    A val loader often shares its dataset with the train or test loader
+    (``test_dataloader = val_dataloader``); the files are checked once, and
+    with ``skip_bad`` every loader must read the filtered list.
+    """
+    found = OrderedDict()
+    for loader in loaders:
+        for dataset in _loader_datasets(cfg, loader):
+            found.setdefault(_files_key(dataset), (loader, dataset, []))
+    for loader in list(DATALOADERS) + [name for name in loaders if name not in DATALOADERS]:
+        for dataset in _loader_datasets(cfg, loader):
+            entry = found.get(_files_key(dataset))
+            if entry and not any(d is dataset for d in entry[2]):
+                entry[2].append(dataset)
+    return list(found.values())
 
 
 def check_data(cfg: Config, loaders: Sequence[str]) -> None:
@@ -130,26 +167,15 @@ def check_data(cfg: Config, loaders: Sequence[str]) -> None:
     scope = cfg.get('default_scope')
     work_dir = cfg.get('work_dir') or 'work_dirs'
     errors: List[str] = []
-    seen = set()
-    for loader in loaders:
-        loader_cfg = cfg.get(loader)
-        if not loader_cfg or not loader_cfg.get('dataset'):
-            continue
-        for dataset in leaf_datasets(loader_cfg['dataset']):
-            # A test loader often shares its dataset with the val loader.
-            key = (repr(dataset.get('data_root')), repr(dataset.get('ann_file')),
-                   repr(dataset.get('data_prefix')))
-            if key in seen:
-                continue
-            seen.add(key)
-            cls = _dataset_class(scope, dataset.get('type'))
-            type_name = dataset.get('type') if isinstance(dataset.get('type'), str) else ''
-            if scope == 'mmdet' and str(dataset.get('ann_file', '')).endswith('.json') \
-                    and 'Panoptic' not in type_name:
-                errors += _check_coco_dataset(cfg, loader, dataset, cls, opts, work_dir)
-            elif scope == 'mmseg' and (dataset.get('data_prefix') or {}).get('img_path') \
-                    is not None:
-                errors += _check_seg_dataset(loader, dataset, cls, opts, work_dir)
+    for loader, dataset, shared in _datasets_to_check(cfg, loaders):
+        cls = _dataset_class(scope, dataset.get('type'))
+        type_name = dataset.get('type') if isinstance(dataset.get('type'), str) else ''
+        if scope == 'mmdet' and str(dataset.get('ann_file', '')).endswith('.json') \
+                and 'Panoptic' not in type_name:
+            errors += _check_coco_dataset(cfg, loader, dataset, shared, cls, opts, work_dir)
+        elif scope == 'mmseg' and (dataset.get('data_prefix') or {}).get('img_path') \
+                is not None:
+            errors += _check_seg_dataset(loader, dataset, shared, cls, opts, work_dir)
     if errors:
         raise DatasetError('\n'.join(errors + [
             'Fix the data, or leave the bad samples out with --cfg-options '

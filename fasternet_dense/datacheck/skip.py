@@ -1,7 +1,8 @@
 """Leaving bad samples out (``data_check.skip_bad=True``): a filtered copy
 of the COCO annotation file, or for segmentation a list of the good sample
-names, is written to ``<work_dir>/data_check/``, and the dataset config
-(and a COCO evaluator reading the same annotation file) is pointed at it."""
+names, is written to ``<work_dir>/data_check/``, and every dataset entry
+reading the same files (and a COCO evaluator reading the same annotation
+file) is pointed at it."""
 import json
 import os.path as osp
 from typing import List, Sequence
