@@ -11,7 +11,7 @@ from mmengine.config import Config
 from mmengine.logging import MMLogger
 from mmengine.registry import DefaultScope
 
-from .preflight import leaf_datasets
+from .preflight import data_folder, leaf_datasets
 from .tasks import task_of
 
 # Raw synthetic image of the whole-model benchmark: the detection test size
@@ -24,9 +24,7 @@ def find_test_images(cfg: Config, limit: int) -> Tuple[List[str], Optional[str]]
     """Up to ``limit`` image files of the config's test set (sorted by name)
     and their folder; an empty list when the folder does not exist."""
     dataset = next(leaf_datasets(cfg.test_dataloader.dataset))
-    prefix = dataset.get('data_prefix', {}) or {}
-    folder = prefix.get('img') or prefix.get('img_path') or ''
-    folder = osp.join(dataset.get('data_root', '') or '', folder)
+    folder = data_folder(dataset, 'img') or data_folder(dataset, 'img_path')
     if not folder or not osp.isdir(folder):
         return [], folder or None
     names = sorted(n for n in os.listdir(folder) if n.lower().endswith(IMAGE_EXTENSIONS))

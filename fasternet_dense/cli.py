@@ -56,10 +56,10 @@ def prepare_train_config(args: argparse.Namespace) -> Config:
     elif args.resume is not None:
         cfg.resume = True
         cfg.load_from = args.resume
+    check_model_config(cfg)
     check_pretrained(cfg)
     loaders = ('train_dataloader', ) + (('val_dataloader', ) if cfg.get('val_cfg') else ())
     check_datasets(cfg, loaders)
-    check_model_config(cfg)
     check_data(cfg, loaders)
     check_resume(cfg)
     return cfg
@@ -122,8 +122,8 @@ def prepare_test_config(args: argparse.Namespace) -> Config:
         else:
             cfg.test_evaluator['output_dir'] = args.out
             cfg.test_evaluator['keep_results'] = True
-    check_datasets(cfg, ('test_dataloader', ))
     check_model_config(cfg)
+    check_datasets(cfg, ('test_dataloader', ))
     return cfg
 
 

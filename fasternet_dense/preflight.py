@@ -22,20 +22,56 @@ def leaf_datasets(dataset: dict) -> Iterator[dict]:
         yield dataset
 
 
+def is_remote(path) -> bool:
+    """Whether ``path`` is a URL (``s3://``, ``https://``, ...), which no
+    local check can read."""
+    return '://' in str(path)
+
+
+def join_data_root(data_root: Optional[str], path: str) -> str:
+    """``path`` (an ``ann_file`` or a ``data_prefix`` value) resolved as
+    mmengine's ``BaseDataset._join_prefix`` does: kept as it is when it is
+    absolute, a URL, or there is no ``data_root``; else joined to
+    ``data_root``, so an empty prefix is ``data_root`` itself."""
+    if not data_root or osp.isabs(path) or is_remote(path):
+        return path
+    return osp.join(data_root, path)
+
+
+def data_folder(dataset: dict, key: str, default: Optional[str] = None) -> Optional[str]:
+    """The folder a dataset config reads ``data_prefix[key]`` files from
+    (``'img'`` in mmdet, ``'img_path'`` and ``'seg_map_path'`` in mmseg),
+    resolved against ``data_root`` as the dataset resolves it.
+
+    ``default`` stands in for a key the prefix lacks; without one such a
+    key gives None. ``''`` (no ``data_root``, empty prefix) is the current
+    folder, as for the dataset.
+    """
+    folder = (dataset.get('data_prefix') or {}).get(key, default)
+    if folder is None:
+        return None
+    return join_data_root(dataset.get('data_root'), folder)
+
+
+def annotation_file(dataset: dict) -> Optional[str]:
+    """The dataset config's ``ann_file`` resolved against ``data_root``, or
+    None if it names none."""
+    ann_file = dataset.get('ann_file')
+    return join_data_root(dataset.get('data_root'), ann_file) if ann_file else None
+
+
 def dataset_paths(dataset: dict) -> List[Tuple[str, str]]:
     """``(what, path)`` pairs a dataset config needs on disk: its annotation
     file and its image / label folders, resolved against ``data_root``."""
-    root = dataset.get('data_root') or ''
     paths = []
-    ann_file = dataset.get('ann_file')
+    ann_file = annotation_file(dataset)
     if ann_file:
-        paths.append(('annotation file', osp.join(root, ann_file)))
-    prefix = dataset.get('data_prefix') or {}
+        paths.append(('annotation file', ann_file))
     for key in ('img', 'img_path', 'seg_map_path'):
-        folder = prefix.get(key)
-        if folder:
+        folder = data_folder(dataset, key)
+        if folder:  # '' is the current folder
             what = 'label folder' if key == 'seg_map_path' else 'image folder'
-            paths.append((what, osp.join(root, folder)))
+            paths.append((what, folder))
     return paths
 
 
@@ -48,6 +84,8 @@ def check_datasets(cfg: Config, loaders: Tuple[str, ...]) -> None:
             continue
         for dataset in leaf_datasets(loader_cfg['dataset']):
             for what, path in dataset_paths(dataset):
+                if is_remote(path):
+                    continue  # read through a file backend, not the local disk
                 exists = osp.isfile(path) if what == 'annotation file' else osp.isdir(path)
                 if not exists:
                     key = f'{loader}.dataset.data_root'

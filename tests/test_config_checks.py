@@ -94,3 +94,22 @@ def test_cli_reports_config_errors_before_building(tmp_path, capsys):
                    'outputs [144, 288, 576, 1152]; set model.neck.in_channels=[144,288,576,1152]'
                    ' (or change the backbone arch / out_indices).')
     assert not osp.exists(tmp_path / 'work')  # failed before the runner made anything
+
+
+@pytest.mark.parametrize('tool', ['train', 'test'])
+def test_config_errors_come_before_missing_data(tmp_path, capsys, tool):
+    checkpoint = tmp_path / 'model.pth'
+    checkpoint.write_bytes(b'')
+    options = ['--cfg-options', 'model.backbone.arch=m'] + [
+        f'{loader}.dataset.data_root={tmp_path}/no_ade'
+        for loader in ('train_dataloader', 'val_dataloader', 'test_dataloader')]
+    if tool == 'train':
+        code = cli.train_main([SEG_CONFIG, '--work-dir', str(tmp_path / 'work'), *options])
+    else:
+        code = cli.test_main([SEG_CONFIG, str(checkpoint), '--work-dir', str(tmp_path / 'work'),
+                              *options])
+    assert code == 2
+    assert capsys.readouterr().err.strip() == (
+        'error: model.neck.in_channels [40, 80, 160, 320] do not match FasterNet-M '
+        'outputs [144, 288, 576, 1152]; set model.neck.in_channels=[144,288,576,1152]'
+        ' (or change the backbone arch / out_indices).')

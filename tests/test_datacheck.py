@@ -10,8 +10,9 @@ import numpy as np
 import pytest
 from mmengine.config import Config
 
-from fasternet_dense import ConfigError, DatasetError
+from fasternet_dense import ConfigError, DatasetError, MissingFileError
 from fasternet_dense.datacheck import check_coco, check_data, probe_image
+from fasternet_dense.preflight import annotation_file, check_datasets, data_folder, dataset_paths
 from fasternet_dense.toydata import TOY_ADE_CLASSES, TOY_COCO_CLASSES, make_toy_ade, make_toy_coco
 
 SIZE = 64
@@ -261,6 +262,56 @@ def test_skipped_coco_loads_in_mmdet(coco, tmp_path):
     assert all(not info['img_path'].endswith('000000000006.png') for info in dataset)
 
 
+SHARED_COCO_CONFIG = """
+default_scope = 'mmdet'
+train_dataloader = dict(dataset=dict(
+    type='CocoDataset', data_root='{root}/', ann_file='annotations/instances_train2017.json',
+    data_prefix=dict(img='train2017/'), metainfo=dict(classes={classes!r})))
+val_dataloader = dict(dataset=train_dataloader['dataset'])
+test_dataloader = val_dataloader
+val_evaluator = dict(type='CocoMetric', ann_file='{root}/annotations/instances_train2017.json')
+test_evaluator = val_evaluator
+data_check = dict(skip_bad=True)
+"""
+
+
+def test_skip_bad_redirects_every_loader_sharing_the_dataset(coco, tmp_path):
+    os.remove(image_path(coco, 2))
+    config = tmp_path / 'shared.py'
+    config.write_text(SHARED_COCO_CONFIG.format(root=coco['root'], classes=TOY_COCO_CLASSES))
+    cfg = Config.fromfile(str(config))
+    cfg.work_dir = str(tmp_path / 'work')
+    check_data(cfg, ('train_dataloader', 'val_dataloader'))
+    new = str(tmp_path / 'work' / 'data_check' / 'train_dataloader_instances_train2017.json')
+    assert cfg.train_dataloader.dataset.ann_file == new
+    assert cfg.val_dataloader.dataset.ann_file == new
+    assert cfg.test_dataloader.dataset.ann_file == new
+    assert cfg.val_evaluator.ann_file == new and cfg.test_evaluator.ann_file == new
+    assert sorted(os.listdir(tmp_path / 'work' / 'data_check')) == [osp.basename(new)]
+
+
+def test_skip_bad_redirects_a_shared_segmentation_dataset(ade, tmp_path):
+    os.remove(ade_files(ade, 'toy_train_000003')[1])
+    train = ade_cfg(ade, tmp_path / 'work', skip_bad=True).to_dict()
+    cfg = Config(dict(train, val_dataloader=dict(dataset=train['train_dataloader']['dataset'])))
+    check_data(cfg, ('train_dataloader', 'val_dataloader'))
+    listing = str(tmp_path / 'work' / 'data_check' / 'train_dataloader_training.txt')
+    assert cfg.train_dataloader.dataset.ann_file == listing
+    assert cfg.val_dataloader.dataset.ann_file == listing
+
+
+def test_empty_image_prefix_means_data_root(coco, tmp_path):
+    cfg = coco_cfg(coco, tmp_path / 'work')
+    dataset = cfg.train_dataloader.dataset.dataset
+    dataset.data_root = coco['train_img_dir']
+    dataset.ann_file = coco['train_ann']
+    dataset.data_prefix = dict(img='')
+    check_data(cfg, ('train_dataloader', ))
+    os.remove(image_path(coco, 3))
+    line = line_with(error_of(cfg), 'image file missing')
+    assert line == f'train_dataloader: image file missing: {image_path(coco, 3)}'
+
+
 def test_disabled_check_does_nothing(coco, tmp_path):
     os.remove(image_path(coco, 2))
     check_data(coco_cfg(coco, tmp_path / 'work', enabled=False), ('train_dataloader', ))
@@ -359,7 +410,67 @@ def test_skip_bad_writes_sample_list_that_mmseg_reads(ade, tmp_path):
     assert [osp.basename(d['img_path']) for d in dataset] == [n + '.jpg' for n in names]
 
 
+def test_empty_segmentation_prefixes_mean_data_root(ade, tmp_path):
+    images = osp.join(ade, 'images', 'training')
+    cfg = ade_cfg(ade, tmp_path / 'work')
+    cfg.train_dataloader.dataset.data_root = images
+    cfg.train_dataloader.dataset.data_prefix = dict(
+        img_path='', seg_map_path=osp.join(ade, 'annotations', 'training'))
+    check_data(cfg, ('train_dataloader', ))
+    # Label maps beside the images: both prefixes empty.
+    for i in range(8):
+        _, seg = ade_files(ade, f'toy_train_{i:06d}')
+        if i != 6:
+            os.rename(seg, osp.join(images, osp.basename(seg)))
+    cfg.train_dataloader.dataset.data_prefix = dict(img_path='', seg_map_path='')
+    line = line_with(error_of(cfg), 'label map missing')
+    assert line.startswith(f'train_dataloader: label map missing: {images}/toy_train_000006.png')
+    assert 'more' not in line
+
+
 def test_no_images_found(ade, tmp_path):
     cfg = ade_cfg(ade, tmp_path / 'work', skip_bad=True)
     cfg.train_dataloader.dataset.img_suffix = '.tif'
     assert re.search(r'no samples found in .*images/training', error_of(cfg))
+
+
+# ------------------------------------------------------------- data paths
+@pytest.mark.parametrize('data_root, prefix', [
+    ('data/coco/', 'train2017/'), ('data/coco', ''), ('data/coco', '/abs/images'),
+    ('data/coco', 's3://bucket/images/'), ('', 'images/'), (None, ''),
+])
+def test_data_paths_resolve_as_mmengine_datasets_do(data_root, prefix):
+    from mmengine.dataset import BaseDataset
+    ann_file = 'annotations/train.json'
+    dataset = BaseDataset(data_root=data_root, ann_file=ann_file, lazy_init=True,
+                          data_prefix=dict(img=prefix, seg_map_path=''))
+    config = dict(data_root=data_root, ann_file=ann_file, data_prefix=dict(img=prefix))
+    assert data_folder(config, 'img') == dataset.data_prefix['img']
+    assert annotation_file(config) == dataset.ann_file
+    assert data_folder(config, 'seg_map_path') is None
+    assert data_folder(config, 'seg_map_path', default='') == dataset.data_prefix['seg_map_path']
+
+
+def test_preflight_checks_the_data_root_behind_an_empty_prefix(tmp_path):
+    ann_file = tmp_path / 'train.json'
+    ann_file.write_text('{}')
+    dataset = dict(type='CocoDataset', data_root=str(tmp_path / 'coco'), ann_file=str(ann_file),
+                   data_prefix=dict(img=''))
+    assert dataset_paths(dataset) == [('annotation file', str(ann_file)),
+                                      ('image folder', str(tmp_path / 'coco') + '/')]
+    cfg = Config(dict(train_dataloader=dict(dataset=dataset)))
+    missing = re.escape(f'image folder {tmp_path}/coco/ not found')
+    with pytest.raises(MissingFileError, match=missing):
+        check_datasets(cfg, ('train_dataloader', ))
+    os.mkdir(tmp_path / 'coco')
+    check_datasets(cfg, ('train_dataloader', ))
+
+
+def test_preflight_leaves_remote_data_to_the_dataset():
+    dataset = dict(type='CocoDataset', data_root='s3://bucket/coco/',
+                   ann_file='annotations/instances_train2017.json',
+                   data_prefix=dict(img='train2017/'))
+    assert dataset_paths(dataset) == [
+        ('annotation file', 's3://bucket/coco/annotations/instances_train2017.json'),
+        ('image folder', 's3://bucket/coco/train2017/')]
+    check_datasets(Config(dict(train_dataloader=dict(dataset=dataset))), ('train_dataloader', ))

@@ -1,0 +1,177 @@
+"""The data check a config asks for: which datasets of its dataloaders are
+checked, with which options, and what happens to the problems found.
+
+Config (all optional)::
+
+    data_check = dict(enabled=True, skip_bad=False, image_read='auto',
+                      decode_limit=2000)
+"""
+import inspect
+import os.path as osp
+from collections import OrderedDict
+from typing import List, Optional, Sequence
+
+from mmengine.config import Config
+
+from ..errors import ConfigError, DatasetError
+from ..preflight import annotation_file, data_folder, is_remote, leaf_datasets
+from ..tasks import task_registries
+from .coco import check_coco
+from .images import IMAGE_READ_MODES
+from .report import summary_lines
+from .seg import check_seg_layout
+from .skip import skip_coco_samples, skip_seg_samples
+
+DATA_CHECK_DEFAULTS = dict(enabled=True, skip_bad=False, image_read='auto', decode_limit=2000)
+# The dataloaders whose entries a filtered file is given to.
+DATALOADERS = ('train_dataloader', 'val_dataloader', 'test_dataloader')
+
+
+def data_check_options(cfg: Config) -> dict:
+    """``cfg.data_check`` merged over :data:`DATA_CHECK_DEFAULTS`, validated."""
+    given = dict(cfg.get('data_check') or {})
+    unknown = sorted(set(given) - set(DATA_CHECK_DEFAULTS))
+    if unknown:
+        raise ConfigError(f'data_check has unknown keys {unknown}; it takes '
+                          f'{sorted(DATA_CHECK_DEFAULTS)}.')
+    opts = dict(DATA_CHECK_DEFAULTS, **given)
+    if opts['image_read'] not in IMAGE_READ_MODES:
+        raise ConfigError(f"data_check.image_read={opts['image_read']!r}; use one of "
+                          f'{IMAGE_READ_MODES}.')
+    return opts
+
+
+def _dataset_class(scope: str, type_name):
+    """The registered dataset class for ``type_name``, or None if the task
+    package cannot be imported here."""
+    if not isinstance(type_name, str):
+        return type_name if isinstance(type_name, type) else None
+    try:
+        return task_registries(scope).DATASETS.get(type_name.split('.')[-1])
+    except Exception:  # the check then runs with the config's values only
+        return None
+
+
+def _class_default(cls, arg: str, fallback):
+    if cls is None:
+        return fallback
+    for klass in cls.__mro__:
+        init = klass.__dict__.get('__init__')
+        if init is None:
+            continue
+        param = inspect.signature(init).parameters.get(arg)
+        if param is not None and param.default is not inspect.Parameter.empty:
+            return param.default
+    return fallback
+
+
+def _classes(dataset: dict, cls) -> Optional[Sequence[str]]:
+    metainfo = dataset.get('metainfo') or {}
+    if metainfo.get('classes'):
+        return list(metainfo['classes'])
+    meta = getattr(cls, 'METAINFO', None) or {}
+    return list(meta['classes']) if meta.get('classes') else None
+
+
+def _check_coco_dataset(cfg, loader, dataset, shared, cls, opts, work_dir) -> List[str]:
+    ann_file = annotation_file(dataset)
+    img_dir = data_folder(dataset, 'img', default='')
+    if is_remote(ann_file) or is_remote(img_dir):
+        return []
+    result = check_coco(ann_file, img_dir, _classes(dataset, cls), opts['image_read'],
+                        opts['decode_limit'], name=loader)
+    lines = summary_lines(result.problems, work_dir, loader, ann_file)
+    if result.fatal or (lines and not opts['skip_bad']):
+        return result.fatal + lines
+    if lines:
+        return skip_coco_samples(cfg, loader, shared, result, ann_file, lines, work_dir)
+    return []
+
+
+def _check_seg_dataset(loader, dataset, shared, cls, opts, work_dir) -> List[str]:
+    img_dir = data_folder(dataset, 'img_path')
+    seg_dir = data_folder(dataset, 'seg_map_path')
+    ann_file = annotation_file(dataset)
+    if any(path and is_remote(path) for path in (img_dir, seg_dir, ann_file)):
+        return []
+    classes = _classes(dataset, cls)
+    result = check_seg_layout(
+        img_dir, seg_dir,
+        img_suffix=dataset.get('img_suffix', _class_default(cls, 'img_suffix', '.jpg')),
+        seg_map_suffix=dataset.get('seg_map_suffix',
+                                   _class_default(cls, 'seg_map_suffix', '.png')),
+        ann_file=ann_file if ann_file and osp.isfile(ann_file) else None,
+        num_classes=len(classes) if classes else None,
+        reduce_zero_label=dataset.get('reduce_zero_label',
+                                      _class_default(cls, 'reduce_zero_label', False)),
+        image_read=opts['image_read'], decode_limit=opts['decode_limit'], name=loader)
+    source = dataset['data_prefix']['img_path'] or 'images'
+    lines = summary_lines(result.problems, work_dir, loader, source)
+    if result.fatal or (lines and not opts['skip_bad']):
+        return result.fatal + lines
+    if lines:
+        return skip_seg_samples(loader, shared, result, img_dir, source, lines, work_dir)
+    return []
+
+
+def _loader_datasets(cfg: Config, loader: str) -> List[dict]:
+    loader_cfg = cfg.get(loader)
+    if not loader_cfg or not loader_cfg.get('dataset'):
+        return []
+    return list(leaf_datasets(loader_cfg['dataset']))
+
+
+def _files_key(dataset: dict) -> tuple:
+    """What decides the files a dataset entry reads."""
+    return (repr(dataset.get('data_root')), repr(dataset.get('ann_file')),
+            repr(dataset.get('data_prefix')))
+
+
+def _datasets_to_check(cfg: Config, loaders: Sequence[str]) -> list:
+    """``(loader, dataset, shared)`` for each set of files the ``loaders``
+    read: the first loader and dataset entry reading them, and every entry
+    of the config's dataloaders that reads the same files.
+
+    A val loader often shares its dataset with the train or test loader
+    (``test_dataloader = val_dataloader``); the files are checked once, and
+    with ``skip_bad`` every loader must read the filtered list.
+    """
+    found = OrderedDict()
+    for loader in loaders:
+        for dataset in _loader_datasets(cfg, loader):
+            found.setdefault(_files_key(dataset), (loader, dataset, []))
+    for loader in list(DATALOADERS) + [name for name in loaders if name not in DATALOADERS]:
+        for dataset in _loader_datasets(cfg, loader):
+            entry = found.get(_files_key(dataset))
+            if entry and not any(d is dataset for d in entry[2]):
+                entry[2].append(dataset)
+    return list(found.values())
+
+
+def check_data(cfg: Config, loaders: Sequence[str]) -> None:
+    """Check the content of the datasets of the given dataloaders.
+
+    Raises :class:`DatasetError` listing one line per kind of problem, unless
+    ``cfg.data_check.skip_bad`` is set; then bad samples are dropped (see
+    :mod:`.skip`) and ``cfg`` is changed to read the filtered lists.
+    Does nothing with ``data_check.enabled=False``.
+    """
+    opts = data_check_options(cfg)
+    if not opts['enabled']:
+        return
+    scope = cfg.get('default_scope')
+    work_dir = cfg.get('work_dir') or 'work_dirs'
+    errors: List[str] = []
+    for loader, dataset, shared in _datasets_to_check(cfg, loaders):
+        cls = _dataset_class(scope, dataset.get('type'))
+        type_name = dataset.get('type') if isinstance(dataset.get('type'), str) else ''
+        if scope == 'mmdet' and str(dataset.get('ann_file', '')).endswith('.json') \
+                and 'Panoptic' not in type_name:
+            errors += _check_coco_dataset(cfg, loader, dataset, shared, cls, opts, work_dir)
+        elif scope == 'mmseg' and (dataset.get('data_prefix') or {}).get('img_path') \
+                is not None:
+            errors += _check_seg_dataset(loader, dataset, shared, cls, opts, work_dir)
+    if errors:
+        raise DatasetError('\n'.join(errors + [
+            'Fix the data, or leave the bad samples out with --cfg-options '
+            'data_check.skip_bad=True (data_check.enabled=False turns the check off).']))
