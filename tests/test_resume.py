@@ -137,7 +137,8 @@ def test_failed_save_keeps_the_old_checkpoint(tmp_path, monkeypatch):
     namespace = {}
     exec(TINY_RUNNER, namespace)
     runner = namespace['tiny_runner'](str(tmp_path / 'work'), 1000)
-    runner.save_checkpoint(str(tmp_path), 'iter_2.pth')
+    save = dict(save_optimizer=False, save_param_scheduler=False)
+    runner.save_checkpoint(str(tmp_path), 'iter_2.pth', **save)
     before = (tmp_path / 'iter_2.pth').read_bytes()
 
     def dies_halfway(obj, f, *args, **kwargs):
@@ -146,7 +147,7 @@ def test_failed_save_keeps_the_old_checkpoint(tmp_path, monkeypatch):
 
     monkeypatch.setattr(torch, 'save', dies_halfway)
     with pytest.raises(KeyboardInterrupt):
-        runner.save_checkpoint(str(tmp_path), 'iter_2.pth')
+        runner.save_checkpoint(str(tmp_path), 'iter_2.pth', **save)
     assert (tmp_path / 'iter_2.pth').read_bytes() == before
     assert sorted(os.listdir(tmp_path)) == ['iter_2.pth', 'work']
 
@@ -157,7 +158,8 @@ runner = tiny_runner(work_dir, 4_000_000)
 i = 0
 while True:
     runner.model.w.data.fill_(float(i))
-    runner.save_checkpoint(out_dir, 'iter_1.pth', save_optimizer=False, meta=dict(step=i))
+    runner.save_checkpoint(out_dir, 'iter_1.pth', save_optimizer=False,
+                           save_param_scheduler=False, meta=dict(step=i))
     print(i, flush=True)
     i += 1
 """
@@ -174,7 +176,8 @@ def test_sigkill_during_saving_never_leaves_a_truncated_checkpoint(tmp_path):
     for _ in range(2):
         proc = subprocess.Popen([sys.executable, '-c', SAVE_LOOP, str(tmp_path / 'work'),
                                  str(out)], stdout=subprocess.PIPE, text=True)
-        proc.stdout.readline()  # one save finished
+        while not proc.stdout.readline().strip().isdigit():  # until one save finished
+            assert proc.poll() is None, 'the saving process stopped'
         time.sleep(rng.uniform(0.0, 0.3))
         proc.send_signal(signal.SIGKILL)
         proc.wait()

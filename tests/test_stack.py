@@ -31,17 +31,24 @@ def feature_strides(model, size=64):
     return [(out.shape[1], size // out.shape[-1]) for out in outs]
 
 
+def build_from_mmdet(cfg):
+    """Build as an mmdet config with ``custom_imports=['mmpretrain.models']``
+    and ``type='mmpretrain.NAME'`` does."""
+    import mmpretrain.models  # noqa: F401  (registers its modules)
+    from mmdet.registry import MODELS
+    return MODELS.build(cfg)
+
+
 def test_an_mmpretrain_backbone_runs():
-    import mmpretrain  # noqa: F401  (registers its modules)
-    from mmpretrain.registry import MODELS
-    model = MODELS.build(dict(type='ShuffleNetV2', widen_factor=1.0, out_indices=(0, 1, 2)))
+    model = build_from_mmdet(dict(type='mmpretrain.ShuffleNetV2', widen_factor=1.0,
+                                  out_indices=(0, 1, 2)))
     assert feature_strides(model) == [(116, 8), (232, 16), (464, 32)]
 
 
 def test_a_timm_backbone_runs_through_mmpretrain():
-    import mmpretrain  # noqa: F401
-    import timm  # noqa: F401
-    from mmpretrain.registry import MODELS
-    model = MODELS.build(dict(type='TIMMBackbone', model_name='mobilenetv1_100',
-                              features_only=True, pretrained=False, out_indices=(1, 2, 3, 4)))
+    import timm
+    assert timm.__version__ == '1.0.31'
+    model = build_from_mmdet(dict(type='mmpretrain.TIMMBackbone', model_name='mobilenetv1_100',
+                                  features_only=True, pretrained=False,
+                                  out_indices=(1, 2, 3, 4)))
     assert feature_strides(model) == [(128, 4), (256, 8), (512, 16), (1024, 32)]
