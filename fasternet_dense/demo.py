@@ -91,9 +91,13 @@ def _prediction_grid(runner, cfg, task: str, out_file: str, num: int = 6) -> Non
             rows.append(visualizer.get_image())
         else:
             result.gt_sem_seg = truth.gt_sem_seg
-            visualizer.add_datasample('pred', image, result, draw_gt=True, draw_pred=True,
-                                      with_labels=False)
-            rows.append(np.concatenate([image, visualizer.get_image()], axis=1))
+            panels = [image]
+            # mmseg's visualizer keeps only the last panel it drew, so one at a time.
+            for draw_gt in (True, False):
+                visualizer.add_datasample('seg', image, result, draw_gt=draw_gt,
+                                          draw_pred=not draw_gt, with_labels=False)
+                panels.append(visualizer.get_image())
+            rows.append(np.concatenate(panels, axis=1))
     grid = np.concatenate(rows, axis=0)
     grid = np.repeat(np.repeat(grid, 2, axis=0), 2, axis=1)  # 2x, pixels kept sharp
     width = grid.shape[1]
