@@ -211,7 +211,15 @@ def test_fast_block_does_not_modify_its_input():
 @pytest.mark.parametrize('arch', ARCHS)
 def test_fused_model_equals_unfused_and_has_no_batch_norm(arch):
     torch.manual_seed(0)
-    model = FasterNet(arch)
+    fused = assert_fuses_to_reference(FasterNet(arch))
+    with pytest.raises(RuntimeError, match='fused'):
+        fused.train()
+
+
+def assert_fuses_to_reference(model):
+    """Fuse a copy of ``model`` (norms randomized, eval mode): no batch norm
+    is left and both of its paths equal the unfused reference path within
+    1e-4. Returns the fused copy."""
     randomize_norms(model)
     model.eval()
     fused = copy.deepcopy(model).fuse()
@@ -220,11 +228,9 @@ def test_fused_model_equals_unfused_and_has_no_batch_norm(arch):
     with torch.no_grad():
         expected = model.set_fast_inference(False)(x)
         for fast in (False, True):
-            got = fused.set_fast_inference(fast)(x)
-            for e, g in zip(expected, got):
+            for e, g in zip(expected, fused.set_fast_inference(fast)(x)):
                 assert (e - g).abs().max().item() <= 1e-4
-    with pytest.raises(RuntimeError, match='fused'):
-        fused.train()
+    return fused
 
 
 NO_AFFINE = dict(type='BN', affine=False)
@@ -253,17 +259,7 @@ def test_eval_with_plain_norms_equals_reference(norm_cfg, channels_last):
 
 def test_norms_without_affine_parameters_fuse_exactly():
     torch.manual_seed(0)
-    model = FasterNet('t0', norm_cfg=NO_AFFINE)
-    randomize_norms(model)
-    model.eval()
-    fused = copy.deepcopy(model).fuse()
-    assert not any(isinstance(m, _BatchNorm) for m in fused.modules())
-    x = torch.randn(1, 3, 96, 128)
-    with torch.no_grad():
-        expected = model.set_fast_inference(False)(x)
-        for fast in (False, True):
-            for e, g in zip(expected, fused.set_fast_inference(fast)(x)):
-                assert (e - g).abs().max().item() <= 1e-4
+    assert_fuses_to_reference(FasterNet('t0', norm_cfg=NO_AFFINE))
 
 
 def test_fuse_refuses_norms_without_running_statistics_and_leaves_the_model():
