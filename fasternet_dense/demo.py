@@ -127,7 +127,8 @@ def run_demo(task: str, work_dir: str, cfg_options: Optional[dict] = None) -> Di
     picture = osp.join(work_dir, 'predictions.png')
     _prediction_grid(runner, cfg, task, picture)
     keys = (spec['metric'], *spec['extra'])
-    result = dict(task=task, config=spec['config'], train_minutes=round(minutes, 2),
+    result = dict(task=task, config=spec['config'], seed=cfg.get('randomness', {}).get('seed'),
+                  train_minutes=round(minutes, 2),
                   untrained={k: untrained.get(k) for k in keys},
                   trained={k: trained.get(k) for k in keys}, picture=picture)
     with open(osp.join(work_dir, 'demo_result.json'), 'w') as f:

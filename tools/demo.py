@@ -15,10 +15,13 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument('--task', choices=[*DEMOS, 'all'], default='all')
     parser.add_argument('--work-dir-prefix', default='work_dirs/demo_')
+    parser.add_argument('--seed', type=int, default=None,
+                        help="random seed (default: the toy config's, 0)")
     args = parser.parse_args()
     tasks = list(DEMOS) if args.task == 'all' else [args.task]
+    options = None if args.seed is None else {'randomness.seed': args.seed}
     for task in tasks:
-        result = run_demo(task, f'{args.work_dir_prefix}{task}')
+        result = run_demo(task, f'{args.work_dir_prefix}{task}', options)
         print(json.dumps(result, indent=2))
         metric = DEMOS[task]['metric']
         print(f'{task}: {metric} untrained {result["untrained"][metric]} -> trained '
