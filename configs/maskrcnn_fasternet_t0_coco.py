@@ -2,10 +2,12 @@
 # No published result backs this config: the paper trained only S, M and L on
 # COCO. It keeps the S recipe (AdamW lr 2e-4, wd 1e-4, 1x, batch 16) with the
 # variant's ImageNet drop path and FPN in [40, 80, 160, 320].
-_base_ = './maskrcnn_fasternet_s_coco.py'
+from mmengine.config import read_base
+
+with read_base():
+    from .maskrcnn_fasternet_s_coco import *
 
 pretrained = 'checkpoints/fasternet_t0-epoch.281-val_acc1.71.9180.pth'
-model = dict(
-    backbone=dict(arch='t0', drop_path_rate=None,
-                  init_cfg=dict(type='Pretrained', checkpoint=pretrained)),
-    neck=dict(in_channels=[40, 80, 160, 320]))
+model.backbone.update(arch='t0', drop_path_rate=None,
+                      init_cfg=dict(type='Pretrained', checkpoint=pretrained))
+model.neck.in_channels = [40, 80, 160, 320]

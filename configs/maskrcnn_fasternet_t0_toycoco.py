@@ -4,7 +4,10 @@
 # channels, 64 sampled RoIs per image, a 2-conv mask head, smaller anchors.
 # AdamW lr 2e-3, wd 1e-4, batch 8, 24 epochs (720 iterations), lr x0.1 after
 # epochs 18 and 22.
-_base_ = './maskrcnn_fasternet_t0_coco.py'
+from mmengine.config import read_base
+
+with read_base():
+    from .maskrcnn_fasternet_t0_coco import *
 
 data_root = 'data/toy_coco/'
 classes = ('circle', 'square', 'triangle')
@@ -12,7 +15,7 @@ metainfo = dict(classes=classes, palette=[(220, 20, 60), (0, 128, 255), (60, 180
 image_scale = (128, 128)
 width = 64
 
-model = dict(
+model.update(
     backbone=dict(init_cfg=None, drop_path_rate=0.0),
     neck=dict(out_channels=width),
     rpn_head=dict(in_channels=width, feat_channels=width,
@@ -45,7 +48,7 @@ test_pipeline = [
     dict(type='PackDetInputs',
          meta_keys=('img_id', 'img_path', 'ori_shape', 'img_shape', 'scale_factor')),
 ]
-train_dataloader = dict(
+train_dataloader.update(
     batch_size=8,
     num_workers=2,
     dataset=dict(
@@ -54,7 +57,7 @@ train_dataloader = dict(
         ann_file='annotations/instances_train2017.json',
         data_prefix=dict(img='train2017/'),
         pipeline=train_pipeline))
-val_dataloader = dict(
+val_dataloader.update(
     batch_size=8,
     num_workers=2,
     dataset=dict(
@@ -64,18 +67,18 @@ val_dataloader = dict(
         data_prefix=dict(img='val2017/'),
         pipeline=test_pipeline))
 test_dataloader = val_dataloader
-val_evaluator = dict(ann_file=data_root + 'annotations/instances_val2017.json')
+val_evaluator.update(ann_file=data_root + 'annotations/instances_val2017.json')
 test_evaluator = val_evaluator
 
 max_epochs = 24
-train_cfg = dict(max_epochs=max_epochs, val_interval=max_epochs)
+train_cfg.update(max_epochs=max_epochs, val_interval=max_epochs)
 param_scheduler = [
     dict(type='LinearLR', start_factor=0.01, by_epoch=False, begin=0, end=100),
     dict(type='MultiStepLR', begin=0, end=max_epochs, by_epoch=True,
          milestones=[18, 22], gamma=0.1),
 ]
-optim_wrapper = dict(optimizer=dict(lr=2e-3, weight_decay=1e-4))
-default_hooks = dict(
+optim_wrapper.update(optimizer=dict(lr=2e-3, weight_decay=1e-4))
+default_hooks.update(
     logger=dict(interval=10),
     checkpoint=dict(interval=4, max_keep_ckpts=2, save_last=True))
 # A fixed seed: two runs on the same machine give the same metrics.

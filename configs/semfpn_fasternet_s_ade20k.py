@@ -4,34 +4,38 @@
 # power 0.9 to 0; crops from images resized to (2048, 512) with ratio 0.5-2.0;
 # test at (2048, 512) resized to a multiple of 32; eval and checkpoint every
 # 4k iterations; FPN out 256, FPN head 128. No FasterNet result was published.
-_base_ = [
-    'mmseg::_base_/models/fpn_r50.py',
-    'mmseg::_base_/datasets/ade20k.py',
-    'mmseg::_base_/default_runtime.py',
-]
-custom_imports = dict(imports=['fasternet_dense'], allow_failed_imports=False)
+#
+# A Python-style config: inherit it from any project with
+#     with read_base():
+#         from fasternet_dense.configs.semfpn_fasternet_s_ade20k import *
+from mmengine.config import read_base
+
+from fasternet_dense.backbone import FasterNet
+from fasternet_dense.resume import CrashSafeRunner, StepSeedHook
+
+with read_base():
+    from ._base_.semantic_fpn_ade20k import *
+
 # Checkpoints written whole or not at all, resume from the newest complete
 # one, and random draws that depend only on the training position, so that a
 # killed run resumed with --resume ends as an uninterrupted one would.
-runner_type = 'CrashSafeRunner'
-custom_hooks = [dict(type='StepSeedHook')]
+runner_type = CrashSafeRunner
+custom_hooks = [dict(type=StepSeedHook)]
 
-crop_size = (512, 512)
 pretrained = 'checkpoints/fasternet_s-epoch.299-val_acc1.81.2840.pth'
-model = dict(
+model.update(
     # mmseg's EncoderDecoder hands `pretrained` to the backbone; the backbone's
     # own init_cfg names the ImageNet weights instead.
     pretrained=None,
     data_preprocessor=dict(size=crop_size),
-    backbone=dict(
-        _delete_=True,
-        type='FasterNet',
-        arch='s',
-        drop_path_rate=0.1,
-        out_indices=(0, 1, 2, 3),
-        init_cfg=dict(type='Pretrained', checkpoint=pretrained)),
     neck=dict(in_channels=[128, 256, 512, 1024], out_channels=256, num_outs=4),
     decode_head=dict(in_channels=[256, 256, 256, 256], channels=128, num_classes=150))
+model.backbone = dict(
+    type=FasterNet,
+    arch='s',
+    drop_path_rate=0.1,
+    out_indices=(0, 1, 2, 3),
+    init_cfg=dict(type='Pretrained', checkpoint=pretrained))
 
 test_pipeline = [
     dict(type='LoadImageFromFile'),
@@ -40,8 +44,8 @@ test_pipeline = [
     dict(type='LoadAnnotations', reduce_zero_label=True),
     dict(type='PackSegInputs'),
 ]
-train_dataloader = dict(batch_size=4, num_workers=4)
-val_dataloader = dict(batch_size=1, num_workers=4, dataset=dict(pipeline=test_pipeline))
+train_dataloader.update(batch_size=4, num_workers=4)
+val_dataloader.update(batch_size=1, num_workers=4, dataset=dict(pipeline=test_pipeline))
 test_dataloader = val_dataloader
 
 optim_wrapper = dict(

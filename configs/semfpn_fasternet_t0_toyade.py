@@ -3,7 +3,10 @@
 # label 0 = ignore as in ADE20K). Sized for 2 CPU cores in about 10 minutes:
 # FPN 64 channels, head 64 channels, batch 8, 1800 iterations, AdamW lr 1e-3,
 # poly decay.
-_base_ = './semfpn_fasternet_t0_ade20k.py'
+from mmengine.config import read_base
+
+with read_base():
+    from .semfpn_fasternet_t0_ade20k import *
 
 data_root = 'data/toy_ade/'
 classes = ('ground', 'disc', 'box', 'stripes', 'triangle')
@@ -11,7 +14,7 @@ palette = [[120, 120, 120], [230, 60, 60], [60, 160, 230], [240, 200, 40], [80, 
 crop_size = (128, 128)
 width = 64
 
-model = dict(
+model.update(
     data_preprocessor=dict(size=crop_size),
     backbone=dict(init_cfg=None, drop_path_rate=0.0),
     neck=dict(out_channels=width),
@@ -38,7 +41,7 @@ dataset = dict(
     img_suffix='.jpg',
     seg_map_suffix='.png',
     reduce_zero_label=True)
-train_dataloader = dict(
+train_dataloader.update(
     batch_size=8,
     num_workers=2,
     persistent_workers=True,
@@ -47,7 +50,7 @@ train_dataloader = dict(
         dataset,
         data_prefix=dict(img_path='images/training', seg_map_path='annotations/training'),
         pipeline=train_pipeline))
-val_dataloader = dict(
+val_dataloader.update(
     batch_size=8,
     num_workers=2,
     persistent_workers=True,
@@ -60,13 +63,13 @@ val_dataloader = dict(
 test_dataloader = val_dataloader
 
 max_iters = 1800
-optim_wrapper = dict(optimizer=dict(lr=1e-3, weight_decay=1e-4))
+optim_wrapper.update(optimizer=dict(lr=1e-3, weight_decay=1e-4))
 param_scheduler = [
     dict(type='LinearLR', start_factor=0.01, by_epoch=False, begin=0, end=50),
     dict(type='PolyLR', power=0.9, eta_min=0.0, begin=50, end=max_iters, by_epoch=False),
 ]
-train_cfg = dict(max_iters=max_iters, val_interval=max_iters)
-default_hooks = dict(
+train_cfg.update(max_iters=max_iters, val_interval=max_iters)
+default_hooks.update(
     logger=dict(interval=50),
     checkpoint=dict(interval=300, max_keep_ckpts=2, save_last=True))
 # A fixed seed: two runs on the same machine give the same metrics.

@@ -2,10 +2,12 @@
 # semfpn_fasternet_s_ade20k.py (batch 32, 40k iterations, AdamW lr 2e-4, wd
 # 1e-4, poly 0.9, 512x512) with FPN in [64, 128, 256, 512] and the
 # variant's ImageNet drop path. No FasterNet result was published.
-_base_ = './semfpn_fasternet_s_ade20k.py'
+from mmengine.config import read_base
+
+with read_base():
+    from .semfpn_fasternet_s_ade20k import *
 
 pretrained = 'checkpoints/fasternet_t1-epoch.291-val_acc1.76.2180.pth'
-model = dict(
-    backbone=dict(arch='t1', drop_path_rate=None,
-                  init_cfg=dict(type='Pretrained', checkpoint=pretrained)),
-    neck=dict(in_channels=[64, 128, 256, 512]))
+model.backbone.update(arch='t1', drop_path_rate=None,
+                      init_cfg=dict(type='Pretrained', checkpoint=pretrained))
+model.neck.in_channels = [64, 128, 256, 512]

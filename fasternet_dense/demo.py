@@ -10,12 +10,12 @@ from typing import Dict, Optional
 
 import numpy as np
 
-from .runner import build_runner, load_config
+from .runner import build_runner, config_file, load_config
 
 DEMOS = {
-    'det': dict(config='configs/maskrcnn_fasternet_t0_toycoco.py', data='data/toy_coco',
+    'det': dict(config='maskrcnn_fasternet_t0_toycoco', data='data/toy_coco',
                 metric='coco/bbox_mAP', extra=('coco/segm_mAP', 'coco/bbox_mAP_50')),
-    'seg': dict(config='configs/semfpn_fasternet_t0_toyade.py', data='data/toy_ade',
+    'seg': dict(config='semfpn_fasternet_t0_toyade', data='data/toy_ade',
                 metric='mIoU', extra=('mAcc', 'aAcc')),
 }
 
@@ -116,7 +116,7 @@ def run_demo(task: str, work_dir: str, cfg_options: Optional[dict] = None) -> Di
     ``demo_result.json`` into ``work_dir``."""
     spec = DEMOS[task]
     make_data(task, spec['data'])
-    cfg = load_config(spec['config'], cfg_options, work_dir)
+    cfg = load_config(config_file(spec['config']), cfg_options, work_dir)
     runner = build_runner(cfg)
     runner.model.init_weights()
     untrained = runner.val()

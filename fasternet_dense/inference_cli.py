@@ -6,7 +6,6 @@ the report; bad input ends in one ``error: ...`` line and exit code 2.
 """
 import argparse
 import json
-import os.path as osp
 from typing import Optional, Sequence
 
 from mmengine.config import DictAction
@@ -18,10 +17,10 @@ from .export import BLOCK_PATHS, export_onnx
 from .formatting import (FLOPS_NOTE, format_benchmark, format_complexity, format_export,
                          format_seg_peers)
 from .inference import AMP_DTYPES
+from .runner import config_file
 
-CONFIG_DIR = osp.join(osp.dirname(osp.dirname(osp.abspath(__file__))), 'configs')
 SEG_CONFIGS = tuple(
-    osp.join(CONFIG_DIR, f'semfpn_fasternet_{arch}_ade20k.py')
+    config_file(f'semfpn_fasternet_{arch}_ade20k')
     for arch in ('t0', 't1', 't2', 's', 'm', 'l'))
 
 

@@ -3,10 +3,13 @@
 Three parts, so that a training run killed at any moment and restarted with
 ``--resume`` ends with the weights an uninterrupted run would have:
 
-Each is switched on by name in a config; the project's configs do::
+Each is switched on in a config, by name in a text config::
 
     runner_type = 'CrashSafeRunner'
     custom_hooks = [dict(type='StepSeedHook')]
+
+or by class in a Python-style one, as the project's configs do
+(``runner_type = CrashSafeRunner``, ``dict(type=StepSeedHook)``).
 
 * :class:`CrashSafeRunner` saves each checkpoint to a temporary file in the
   same folder, which is flushed, fsynced and then renamed over the final

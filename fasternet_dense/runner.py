@@ -27,11 +27,27 @@ def _replace_sync_bn(node) -> None:
             _replace_sync_bn(value)
 
 
+# The package's configs: the repository's configs/ (linked) in a checkout, a
+# copy of it in an installed wheel.
+CONFIG_DIR = osp.join(osp.dirname(osp.abspath(__file__)), 'configs')
+
+
+def config_file(name: str) -> str:
+    """The path of the package's config ``name`` (``maskrcnn_fasternet_s_coco``,
+    with or without ``.py``), wherever the package is installed."""
+    return osp.join(CONFIG_DIR, name if name.endswith('.py') else f'{name}.py')
+
+
 def load_config(path: str, cfg_options: Optional[dict] = None,
                 work_dir: Optional[str] = None, launcher: str = 'none') -> Config:
-    """Read ``path``, apply overrides and set the work dir and launcher."""
+    """Read ``path`` (a config file, or the name of one of the package's
+    configs), apply overrides and set the work dir and launcher."""
+    if not osp.isfile(path) and osp.sep not in path and osp.isfile(config_file(path)):
+        path = config_file(path)
     if not osp.isfile(path):
-        raise ConfigError(f'Config file {path} not found; configs live in configs/.')
+        raise ConfigError(f'Config file {path} not found; give a path or the name of one of '
+                          f'the package\'s configs (e.g. maskrcnn_fasternet_s_coco, listed '
+                          f'in {CONFIG_DIR}).')
     cfg = Config.fromfile(path)
     if cfg_options:
         cfg.merge_from_dict(cfg_options)
@@ -77,4 +93,4 @@ def build_runner(cfg: Config):
     return Runner.from_cfg(cfg)
 
 
-__all__ = ['load_config', 'build_runner']
+__all__ = ['CONFIG_DIR', 'config_file', 'load_config', 'build_runner']

@@ -70,7 +70,14 @@ installed=$(sed -n 2p "$STAMP" 2>/dev/null || true)
 if [[ $installed != "$key" ]] || ! check_ops 2>/dev/null; then
   pip install -q --no-deps --no-cache-dir --force-reinstall "$wheels"/mmcv-*.whl
 fi
-pip install -q --no-deps --no-build-isolation -e .
+# The checkout itself goes on the path through a .pth file rather than
+# `pip install -e .`: mmengine finds the Python-style configs that users inherit
+# (`from fasternet_dense.configs.<name> import *`) under the installed
+# distribution's location, which for an editable install is site-packages, not
+# the checkout. A plain `pip install .` elsewhere carries configs/ in the wheel.
+pip uninstall -q -y fasternet-dense 2>/dev/null || true
+site=$("$VENV/bin/python" -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')
+echo "$ROOT" > "$site/fasternet_dense_checkout.pth"
 if ! check_ops; then
   echo "setup: ERROR mmcv's compiled ops do not load (mmcv.ops.RoIAlign failed) for $key;" \
        "remove $wheels and .venv, then rerun" >&2

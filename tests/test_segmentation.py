@@ -38,7 +38,7 @@ def test_ade20k_config_follows_the_peer_recipe(arch):
     assert cfg.default_scope == 'mmseg'
     assert cfg.model.pretrained is None
     backbone = cfg.model.backbone
-    assert backbone.type == 'FasterNet' and backbone.arch == arch
+    assert backbone.type is FasterNet and backbone.arch == arch
     assert backbone.init_cfg == dict(type='Pretrained', checkpoint=f'checkpoints/{CKPTS[arch]}')
     assert cfg.model.neck.in_channels == list(FasterNet(arch).channels)
     assert cfg.model.neck.out_channels == 256
