@@ -35,3 +35,26 @@ def test_demo_draws_ground_truth_beside_prediction(task, columns, header_rows, t
     # (and for segmentation a legend) 28 px high
     assert image.shape == (6 * 256 + 28 * header_rows, columns * 256, 3)
     assert osp.isfile(result['picture'])
+
+
+def _trained_weights(work_dir):
+    import torch
+    checkpoint = torch.load(osp.join(work_dir, 'epoch_1.pth'), map_location='cpu',
+                            weights_only=True)
+    return checkpoint['state_dict']
+
+
+@pytest.mark.slow
+def test_the_demo_trains_the_same_weights_twice_with_one_seed(tmp_path, monkeypatch):
+    import torch
+    monkeypatch.chdir(ROOT)
+    # Two iterations of batch 8, then validation: enough to involve the data
+    # order, the augmentation, the initialisation and the samplers.
+    options = dict(SHORT['det'], **{'train_dataloader.dataset.indices': 16})
+    runs = {}
+    for name, seed in (('first', 0), ('again', 0), ('other seed', 1)):
+        run_demo('det', str(tmp_path / name), dict(options, **{'randomness.seed': seed}))
+        runs[name] = _trained_weights(tmp_path / name)
+    assert runs['first'].keys() == runs['again'].keys()
+    assert all(torch.equal(runs['first'][k], runs['again'][k]) for k in runs['first'])
+    assert not all(torch.equal(runs['first'][k], runs['other seed'][k]) for k in runs['first'])
