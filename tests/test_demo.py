@@ -38,10 +38,8 @@ def test_demo_draws_ground_truth_beside_prediction(task, columns, header_rows, t
 
 
 def _trained_weights(work_dir):
-    import torch
-    checkpoint = torch.load(osp.join(work_dir, 'epoch_1.pth'), map_location='cpu',
-                            weights_only=True)
-    return checkpoint['state_dict']
+    from fasternet_dense import safe_torch_load
+    return safe_torch_load(osp.join(work_dir, 'epoch_1.pth'), map_location='cpu')['state_dict']
 
 
 @pytest.mark.slow
@@ -50,7 +48,8 @@ def test_the_demo_trains_the_same_weights_twice_with_one_seed(tmp_path, monkeypa
     monkeypatch.chdir(ROOT)
     # Two iterations of batch 8, then validation: enough to involve the data
     # order, the augmentation, the initialisation and the samplers.
-    options = dict(SHORT['det'], **{'train_dataloader.dataset.indices': 16})
+    options = dict(SHORT['det'], **{'train_dataloader.dataset.indices': 16,
+                                    'val_dataloader.dataset.indices': 8})
     runs = {}
     for name, seed in (('first', 0), ('again', 0), ('other seed', 1)):
         run_demo('det', str(tmp_path / name), dict(options, **{'randomness.seed': seed}))
