@@ -13,6 +13,7 @@ from mmengine.config import Config
 
 from conftest import CONFIGS, ROOT, config_path
 from fasternet_dense.backbone import FasterNet
+from fasternet_dense.inference import resolve_config_path
 from fasternet_dense.resume import CrashSafeRunner, StepSeedHook
 from fasternet_dense.runner import CONFIG_DIR, config_file, load_config
 
@@ -36,17 +37,16 @@ def _plain(node):
 
 def test_mask_rcnn_base_equals_mmdets_config():
     ours = Config.fromfile(config_path('_base_/mask_rcnn_coco.py')).to_dict()
-    theirs = Config.fromfile(osp.join(
-        _installed('mmdet'), '.mim/configs/mask_rcnn/mask-rcnn_r50_fpn_1x_coco.py')).to_dict()
+    theirs = Config.fromfile(
+        resolve_config_path('mmdet::mask_rcnn/mask-rcnn_r50_fpn_1x_coco.py')).to_dict()
     assert _plain(ours) == _plain(theirs)
 
 
 def test_semantic_fpn_base_equals_mmsegs_configs(tmp_path):
-    base = osp.join(_installed('mmseg'), '.mim/configs/_base_')
     reference = tmp_path / 'reference.py'
-    reference.write_text('_base_ = [{!r}, {!r}, {!r}]\n'.format(
-        osp.join(base, 'models/fpn_r50.py'), osp.join(base, 'datasets/ade20k.py'),
-        osp.join(base, 'default_runtime.py')))
+    reference.write_text('_base_ = [{!r}, {!r}, {!r}]\n'.format(*(
+        resolve_config_path(f'mmseg::_base_/{name}.py')
+        for name in ('models/fpn_r50', 'datasets/ade20k', 'default_runtime'))))
     ours = Config.fromfile(config_path('_base_/semantic_fpn_ade20k.py')).to_dict()
     assert _plain(ours) == _plain(Config.fromfile(str(reference)).to_dict())
 
