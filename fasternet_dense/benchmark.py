@@ -19,8 +19,9 @@ from .backbone import count_parameters
 from .batches import make_test_batches
 from .complexity import backbone_flops
 from .errors import ConfigError
-from .inference import (AMP_DTYPES, autocast, build_model, check_shape, load_model_config,
+from .inference import (AMP_DTYPES, autocast, build_model, check_shape,
                         output_difference, prepare_model, same_layout)
+from .runner import load_config
 from .tasks import task_of
 from .timing import (REFERENCE_SIZE, device_sync, load_average, machine_info, matmul_rate,
                      num_threads, summarize, time_interleaved)
@@ -153,7 +154,7 @@ class Benchmark:
         """
         models, cfgs = [], []
         for spec in self.specs:
-            cfg = load_model_config(spec['config'], spec['cfg_options'])
+            cfg = load_config(spec['config'], spec['cfg_options'])
             spec['task'] = task_of(cfg)
             if not self.backbone_only and spec['checkpoint'] is None and spec['task'] == 'mmdet':
                 spec['score_thr_zero'] = _score_threshold_off(cfg, spec['cfg_options'])

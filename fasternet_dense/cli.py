@@ -16,7 +16,7 @@ from mmengine.config import Config, DictAction
 from .errors import ConfigError, run_tool
 from .datacheck import check_data
 from .preflight import check_datasets, check_model_config, check_pretrained, check_resume
-from .runner import build_runner, load_config
+from .runner import CONFIG_HELP, build_runner, load_config
 
 
 def _common_args(parser: argparse.ArgumentParser) -> None:
@@ -33,7 +33,7 @@ def _common_args(parser: argparse.ArgumentParser) -> None:
 # ---------------------------------------------------------------------- train
 def train_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(description='Train a detector or segmentor.')
-    parser.add_argument('config', help='config file')
+    parser.add_argument('config', help=CONFIG_HELP)
     parser.add_argument('--resume', nargs='?', type=str, const='auto',
                         help='resume from CKPT, or with no value from the latest '
                         'checkpoint in the work dir')
@@ -80,7 +80,7 @@ def train_main(argv: Optional[Sequence[str]] = None) -> int:
 # ----------------------------------------------------------------------- test
 def test_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(description='Evaluate a checkpoint.')
-    parser.add_argument('config', help='config file')
+    parser.add_argument('config', help=CONFIG_HELP)
     parser.add_argument('checkpoint', help='checkpoint file (this toolkit\'s, or an '
                         'official mmdet 2.x FasterNet one)')
     parser.add_argument('--show-dir', help='write pictures of the predictions here')

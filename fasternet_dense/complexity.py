@@ -12,7 +12,8 @@ import torch
 import torch.nn as nn
 
 from .backbone import count_parameters, reference_forward
-from .inference import build_model, check_shape, load_model_config
+from .inference import build_model, check_shape
+from .runner import load_config
 from .tasks import task_of
 
 # Network input of the FLOP counts: the paper counts Mask R-CNN at 1280x800,
@@ -81,7 +82,7 @@ def complexity(config: str, shape: Optional[Sequence[int]] = None,
         top-level part (backbone, neck, heads, ``other``) to its FLOPs; ``proposals`` is
         the number of RPN proposals (detection) or ``None``.
     """
-    cfg = load_model_config(config, cfg_options)
+    cfg = load_config(config, cfg_options)
     scope = task_of(cfg)
     shape = check_shape(shape) or FLOPS_SHAPES[scope]
     model = build_model(cfg)

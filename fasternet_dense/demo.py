@@ -10,7 +10,7 @@ from typing import Dict, Optional
 
 import numpy as np
 
-from .runner import build_runner, config_file, load_config
+from .runner import build_runner, load_config
 
 DEMOS = {
     'det': dict(config='maskrcnn_fasternet_t0_toycoco', data='data/toy_coco',
@@ -116,7 +116,7 @@ def run_demo(task: str, work_dir: str, cfg_options: Optional[dict] = None) -> Di
     ``demo_result.json`` into ``work_dir``."""
     spec = DEMOS[task]
     make_data(task, spec['data'])
-    cfg = load_config(config_file(spec['config']), cfg_options, work_dir)
+    cfg = load_config(spec['config'], cfg_options, work_dir)
     runner = build_runner(cfg)
     runner.model.init_weights()
     untrained = runner.val()

@@ -24,8 +24,9 @@ from mmengine.logging import MMLogger
 
 from .backbone import use_fast_inference
 from .errors import ConfigError
-from .inference import (build_model, check_shape, fuse_model, load_model_config,
+from .inference import (build_model, check_shape, fuse_model,
                         output_difference, reference_copy)
+from .runner import load_config
 from .tasks import task_of
 
 # Static input of the export when no shape is given: the padded detection
@@ -113,7 +114,7 @@ def export_onnx(config: str, out: str, checkpoint: Optional[str] = None,
         :func:`~fasternet_dense.inference.output_difference`'s numbers.
     """
     logger = MMLogger.get_current_instance()
-    cfg = load_model_config(config, cfg_options)
+    cfg = load_config(config, cfg_options)
     scope = task_of(cfg)
     shape = check_shape(shape) or EXPORT_SHAPES[scope]
     if block_path not in BLOCK_PATHS:

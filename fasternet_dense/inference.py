@@ -20,7 +20,6 @@ from mmengine.registry import DefaultScope
 from .backbone import FasterNet, use_fast_inference
 from .errors import ConfigError, MissingFileError
 from .fusion import fuse_conv_bn
-from .runner import load_config
 from .tasks import task_of, task_registries
 
 AMP_DTYPES = {'fp16': torch.float16, 'bf16': torch.bfloat16}
@@ -35,24 +34,6 @@ def check_shape(shape: Optional[Sequence[int]], minimum: int = 32) -> Optional[T
         raise ConfigError(f'--shape takes two integers H W, each >= {minimum}; got '
                           f'{" ".join(map(str, shape))}.')
     return shape
-
-
-def resolve_config_path(path: str) -> str:
-    """``mmdet::x.py`` / ``mmseg::x.py`` -> the installed package's config file;
-    other paths are returned unchanged."""
-    if '::' not in path:
-        return path
-    package, rel = path.split('::', 1)
-    from mmengine.utils import get_installed_path, is_installed
-    if not is_installed(package):
-        raise ConfigError(f'Config {path}: package {package} is not installed.')
-    return osp.join(get_installed_path(package), '.mim', 'configs', rel)
-
-
-def load_model_config(path: str, cfg_options: Optional[dict] = None) -> Config:
-    """Read ``path`` (a file, or ``mmdet::``/``mmseg::`` + a config of that
-    package) with custom imports and overrides applied, for inference."""
-    return load_config(resolve_config_path(path), cfg_options)
 
 
 def build_model(cfg: Config, checkpoint: Optional[str] = None, device: str = 'cpu',
@@ -146,6 +127,5 @@ def output_difference(outputs, references) -> Optional[Dict[str, float]]:
     return dict(max_abs_diff=diff, max_abs_ref=ref, relative=diff / ref if ref else diff)
 
 
-__all__ = ['AMP_DTYPES', 'check_shape', 'resolve_config_path', 'load_model_config',
-           'build_model', 'fuse_model', 'prepare_model', 'autocast', 'reference_copy',
+__all__ = ['AMP_DTYPES', 'check_shape', 'build_model', 'fuse_model', 'prepare_model', 'autocast', 'reference_copy',
            'same_layout', 'output_difference']

@@ -17,7 +17,7 @@ from .export import BLOCK_PATHS, export_onnx
 from .formatting import (FLOPS_NOTE, format_benchmark, format_complexity, format_export,
                          format_seg_peers)
 from .inference import AMP_DTYPES
-from .runner import config_file
+from .runner import CONFIG_HELP, config_file
 
 SEG_CONFIGS = tuple(
     config_file(f'semfpn_fasternet_{arch}_ade20k')
@@ -29,8 +29,7 @@ def benchmark_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         description='Time a model\'s test_step (or its backbone) on CPU or GPU, optionally '
         'against a second model run interleaved in the same process.')
-    parser.add_argument('config', help='config file of model A (mmdet::PATH and mmseg::PATH '
-                        'name configs of the installed packages)')
+    parser.add_argument('config', help=f'model A: {CONFIG_HELP}')
     parser.add_argument('--checkpoint', help='weights of A (default: random)')
     parser.add_argument('--cfg-options', nargs='+', action=DictAction, default={},
                         help='overrides for A, e.g. model.backbone.fast_inference=False')
@@ -93,7 +92,7 @@ def flops_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         description='Parameters and FLOPs of the backbone and the whole model.')
     parser.add_argument('configs', nargs='*', metavar='CONFIG',
-                        help='config file(s); mmdet::PATH and mmseg::PATH work too')
+                        help=f'one or more: {CONFIG_HELP}')
     parser.add_argument('--all-seg', action='store_true', help='the six '
                         'semfpn_fasternet_*_ade20k.py configs, with the published peers')
     parser.add_argument('--shape', type=int, nargs=2, metavar=('H', 'W'),
@@ -124,7 +123,7 @@ def export_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         description='Export a backbone or a Semantic FPN segmentor to ONNX and check it '
         'with onnxruntime.')
-    parser.add_argument('config', help='config file')
+    parser.add_argument('config', help=CONFIG_HELP)
     parser.add_argument('checkpoint', nargs='?', help='weights (default: random)')
     parser.add_argument('--out', required=True, help='ONNX file to write')
     parser.add_argument('--shape', type=int, nargs=2, metavar=('H', 'W'),

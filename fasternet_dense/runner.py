@@ -30,6 +30,9 @@ def _replace_sync_bn(node) -> None:
 # The package's configs: the repository's configs/ (linked) in a checkout, a
 # copy of it in an installed wheel.
 CONFIG_DIR = osp.join(osp.dirname(osp.abspath(__file__)), 'configs')
+# The help line of every tool's CONFIG argument.
+CONFIG_HELP = ('config file, the name of one of the package\'s configs '
+               '(maskrcnn_fasternet_s_coco), or mmdet::PATH / mmseg::PATH')
 
 
 def config_file(name: str) -> str:
@@ -38,16 +41,30 @@ def config_file(name: str) -> str:
     return osp.join(CONFIG_DIR, name if name.endswith('.py') else f'{name}.py')
 
 
-def load_config(path: str, cfg_options: Optional[dict] = None,
-                work_dir: Optional[str] = None, launcher: str = 'none') -> Config:
-    """Read ``path`` (a config file, or the name of one of the package's
-    configs), apply overrides and set the work dir and launcher."""
-    if not osp.isfile(path) and osp.sep not in path and osp.isfile(config_file(path)):
+def resolve_config_path(path: str) -> str:
+    """The config file that ``path`` names: a file, the name of one of the
+    package's configs (``maskrcnn_fasternet_s_coco``), or ``mmdet::x.py`` /
+    ``mmseg::x.py`` for a config shipped with that package."""
+    if '::' in path:
+        package, rel = path.split('::', 1)
+        from mmengine.utils import get_installed_path, is_installed
+        if not is_installed(package):
+            raise ConfigError(f'Config {path}: package {package} is not installed.')
+        path = osp.join(get_installed_path(package), '.mim', 'configs', rel)
+    elif not osp.isfile(path) and osp.sep not in path and osp.isfile(config_file(path)):
         path = config_file(path)
     if not osp.isfile(path):
-        raise ConfigError(f'Config file {path} not found; give a path or the name of one of '
+        raise ConfigError(f'Config file {path} not found; give a path, the name of one of '
                           f'the package\'s configs (e.g. maskrcnn_fasternet_s_coco, listed '
-                          f'in {CONFIG_DIR}).')
+                          f'in {CONFIG_DIR}) or mmdet::/mmseg:: and a config of that package.')
+    return path
+
+
+def load_config(path: str, cfg_options: Optional[dict] = None,
+                work_dir: Optional[str] = None, launcher: str = 'none') -> Config:
+    """Read the config ``path`` names (see :func:`resolve_config_path`),
+    apply overrides and set the work dir and launcher."""
+    path = resolve_config_path(path)
     cfg = Config.fromfile(path)
     if cfg_options:
         cfg.merge_from_dict(cfg_options)
@@ -93,4 +110,4 @@ def build_runner(cfg: Config):
     return Runner.from_cfg(cfg)
 
 
-__all__ = ['CONFIG_DIR', 'config_file', 'load_config', 'build_runner']
+__all__ = ['CONFIG_DIR', 'CONFIG_HELP', 'config_file', 'resolve_config_path', 'load_config', 'build_runner']

@@ -13,9 +13,8 @@ from mmengine.config import Config
 
 from conftest import CONFIGS, ROOT, config_path
 from fasternet_dense.backbone import FasterNet
-from fasternet_dense.inference import resolve_config_path
 from fasternet_dense.resume import CrashSafeRunner, StepSeedHook
-from fasternet_dense.runner import CONFIG_DIR, config_file, load_config
+from fasternet_dense.runner import CONFIG_DIR, config_file, load_config, resolve_config_path
 
 PROJECT_CONFIGS = sorted(n for n in os.listdir(CONFIGS) if n.endswith('.py'))
 
@@ -78,6 +77,18 @@ def test_an_unknown_config_name_is_one_clear_error():
     from fasternet_dense.errors import ConfigError
     with pytest.raises(ConfigError, match="no_such_config.*name of one of the package's"):
         load_config('no_such_config')
+    with pytest.raises(ConfigError, match=r"mask_rcnn/no_such\.py not found.*mmdet::/mmseg::"):
+        load_config('mmdet::mask_rcnn/no_such.py')
+    with pytest.raises(ConfigError, match='package no_such_package is not installed'):
+        load_config('no_such_package::x.py')
+
+
+def test_one_resolver_serves_files_names_and_package_configs():
+    mmdet_cfg = resolve_config_path('mmdet::mask_rcnn/mask-rcnn_r50_fpn_1x_coco.py')
+    assert osp.isfile(mmdet_cfg) and osp.join('.mim', 'configs') in mmdet_cfg
+    assert resolve_config_path('maskrcnn_fasternet_s_coco') == config_file('maskrcnn_fasternet_s_coco')
+    assert resolve_config_path(mmdet_cfg) == mmdet_cfg
+    assert load_config('mmdet::mask_rcnn/mask-rcnn_r50_fpn_1x_coco.py').model.backbone.depth == 50
 
 
 USER_CONFIG = '''\

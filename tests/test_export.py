@@ -7,8 +7,9 @@ import torch
 
 from fasternet_dense.errors import ConfigError
 from fasternet_dense.export import SegmentorForExport, export_onnx
-from fasternet_dense.inference import build_model, load_model_config
+from fasternet_dense.inference import build_model
 from fasternet_dense.inference_cli import export_main
+from fasternet_dense.runner import load_config
 
 ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
 SEG_T0 = osp.join(ROOT, 'configs/semfpn_fasternet_t0_ade20k.py')
@@ -60,7 +61,7 @@ def test_dynamic_export_runs_at_another_size(tmp_path, block_path):
     out = str(tmp_path / 'backbone_dynamic.onnx')
     export_onnx(SEG_T0, out, shape=(64, 64), backbone_only=True, dynamic=True,
                 block_path=block_path)
-    model = build_model(load_model_config(SEG_T0)).backbone.fuse()
+    model = build_model(load_config(SEG_T0)).backbone.fuse()
     x = torch.randn(2, 3, 96, 160)
     with torch.no_grad():
         expected = model(x)
@@ -73,7 +74,7 @@ def test_dynamic_export_runs_at_another_size(tmp_path, block_path):
 
 def test_export_wrapper_equals_mmseg_inference():
     from mmseg.structures import SegDataSample
-    model = build_model(load_model_config(SEG_T0))
+    model = build_model(load_config(SEG_T0))
     rgb = torch.randint(0, 256, (3, 96, 128), dtype=torch.uint8)
     # mmseg's pipeline loads BGR; its data preprocessor flips and normalizes.
     sample = SegDataSample(metainfo=dict(img_shape=(96, 128), ori_shape=(96, 128)))

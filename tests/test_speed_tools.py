@@ -18,8 +18,9 @@ from fasternet_dense.benchmark import benchmark
 from fasternet_dense.complexity import backbone_flops, complexity, count_flops
 from fasternet_dense.errors import ConfigError
 from fasternet_dense.formatting import format_benchmark
-from fasternet_dense.inference import build_model, load_model_config
+from fasternet_dense.inference import build_model
 from fasternet_dense.inference_cli import benchmark_main, flops_main
+from fasternet_dense.runner import load_config
 from fasternet_dense.timing import summarize
 
 ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
@@ -186,7 +187,7 @@ def test_whole_segmentor_flops_are_the_sum_of_its_parts_counted_alone():
                                                                 'decode_head', 'other'}
     assert result['proposals'] is None
     # Each part traced on its own, on the input the whole model gives it.
-    model = build_model(load_model_config(SEG_T0))
+    model = build_model(load_config(SEG_T0))
     x = torch.randn(1, 3, 128, 128)
     with reference_forward(model), torch.no_grad():
         feats = model.backbone(x)

@@ -9,7 +9,7 @@ Config (all optional)::
 import inspect
 import os.path as osp
 from collections import OrderedDict
-from typing import List, Optional, Sequence
+from typing import Callable, List, Optional, Sequence
 
 from mmengine.config import Config
 
@@ -73,6 +73,16 @@ def _classes(dataset: dict, cls) -> Optional[Sequence[str]]:
     return list(meta['classes']) if meta.get('classes') else None
 
 
+def _errors_or_skip(result, lines: List[str], opts: dict,
+                    skip: Callable[[], List[str]]) -> List[str]:
+    """The error lines of one dataset's check. Problems that stop the run
+    (``result.fatal``) always return; per-sample problems return too unless
+    ``skip_bad`` is set, in which case ``skip()`` drops the bad samples."""
+    if result.fatal or (lines and not opts['skip_bad']):
+        return result.fatal + lines
+    return skip() if lines else []
+
+
 def _check_coco_dataset(cfg, loader, dataset, shared, cls, opts, work_dir) -> List[str]:
     ann_file = annotation_file(dataset)
     img_dir = data_folder(dataset, 'img', default='')
@@ -81,11 +91,8 @@ def _check_coco_dataset(cfg, loader, dataset, shared, cls, opts, work_dir) -> Li
     result = check_coco(ann_file, img_dir, _classes(dataset, cls), opts['image_read'],
                         opts['decode_limit'], name=loader)
     lines = summary_lines(result.problems, work_dir, loader, ann_file)
-    if result.fatal or (lines and not opts['skip_bad']):
-        return result.fatal + lines
-    if lines:
-        return skip_coco_samples(cfg, loader, shared, result, ann_file, lines, work_dir)
-    return []
+    return _errors_or_skip(result, lines, opts, lambda: skip_coco_samples(
+        cfg, loader, shared, result, ann_file, lines, work_dir))
 
 
 def _check_seg_dataset(loader, dataset, shared, cls, opts, work_dir) -> List[str]:
@@ -107,11 +114,8 @@ def _check_seg_dataset(loader, dataset, shared, cls, opts, work_dir) -> List[str
         image_read=opts['image_read'], decode_limit=opts['decode_limit'], name=loader)
     source = dataset['data_prefix']['img_path'] or 'images'
     lines = summary_lines(result.problems, work_dir, loader, source)
-    if result.fatal or (lines and not opts['skip_bad']):
-        return result.fatal + lines
-    if lines:
-        return skip_seg_samples(loader, shared, result, img_dir, source, lines, work_dir)
-    return []
+    return _errors_or_skip(result, lines, opts, lambda: skip_seg_samples(
+        loader, shared, result, img_dir, source, lines, work_dir))
 
 
 def _loader_datasets(cfg: Config, loader: str) -> List[dict]:
