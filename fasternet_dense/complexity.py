@@ -3,7 +3,8 @@
 FLOPs are counted by tracing (mmengine's ``FlopAnalyzer``, the counter behind
 ``get_model_complexity_info``): one multiply-add is one FLOP; convolutions,
 matrix products, norms and upsampling are counted, activations, additions and
-pooling are not. FasterNet runs its split/conv/concatenate path while it is
+pooling are not; PyTorch's fused attention counts as its two matrix
+products. FasterNet runs its split/conv/concatenate path while it is
 counted, so that every product is a convolution.
 """
 from typing import Dict, Optional, Sequence, Tuple
@@ -44,11 +45,27 @@ def _data_sample(scope: str, shape: Tuple[int, int]):
     return SegDataSample(metainfo=meta)
 
 
+def attention_flops(inputs: list, outputs: list) -> int:
+    """FLOPs of ``aten::scaled_dot_product_attention`` (a handle for
+    mmengine's ``FlopAnalyzer``, which has none): the two products
+    ``q @ k^T`` and ``attn @ v``, as it counts them when attention is spelled
+    out with ``matmul``. Shapes: q ``(..., L, E)``, k ``(..., S, E)``, v
+    ``(..., S, Ev)``."""
+    from mmengine.analysis.jit_handles import get_shape
+    q, k, v = (get_shape(t) for t in inputs[:3])
+    batch = 1
+    for d in q[:-2]:
+        batch *= d
+    return batch * q[-2] * k[-2] * (q[-1] + v[-1])
+
+
 def count_flops(module: nn.Module, inputs: tuple) -> Tuple[int, Dict[str, int]]:
     """FLOPs of ``module(*inputs)`` as traced: the total and a map from
-    every module name (``''`` for ``module`` itself) to its share."""
+    every module name (``''`` for ``module`` itself) to its share.
+    PyTorch's fused attention is counted as its two matrix products."""
     from mmengine.analysis import FlopAnalyzer
     analyzer = FlopAnalyzer(module, inputs)
+    analyzer.set_op_handle('aten::scaled_dot_product_attention', attention_flops)
     analyzer.unsupported_ops_warnings(False).uncalled_modules_warnings(False)
     analyzer.tracer_warnings('none')
     by_module = analyzer.by_module()
@@ -110,4 +127,4 @@ def complexity(config: str, shape: Optional[Sequence[int]] = None,
                 by_module={k: v for k, v in parts.items() if v}, proposals=proposals)
 
 
-__all__ = ['FLOPS_SHAPES', 'count_flops', 'backbone_flops', 'complexity']
+__all__ = ['FLOPS_SHAPES', 'attention_flops', 'count_flops', 'backbone_flops', 'complexity']

@@ -128,5 +128,62 @@ def format_export(result: Dict[str, object]) -> str:
     return '\n'.join(lines)
 
 
-__all__ = ['format_benchmark', 'format_complexity', 'format_seg_peers', 'format_export',
-           'FLOPS_NOTE', 'SEG_PEERS']
+
+def _opt(value, fmt: str) -> str:
+    return '-' if value is None else format(value, fmt)
+
+
+def paper_rate(paper: dict, gpu: bool):
+    """The paper's achieved GFLOP/s for a row: Table 1 states it, Table 3's
+    follows from FLOPs and latency (CPU) or throughput (GPU)."""
+    if not paper:
+        return None
+    key = 'gpu_gflops' if gpu else 'cpu_gflops'
+    if paper.get(key):
+        return paper[key]
+    if gpu:
+        return paper['flops'] * paper['gpu_fps'] if paper.get('gpu_fps') else None
+    return paper['flops'] / (paper['cpu_ms'] / 1000.0) if paper.get('cpu_ms') else None
+
+
+def format_suite(result: Dict[str, object]) -> str:
+    """A suite's table: per row parameters, FLOPs, median latency (with the
+    quartiles), throughput, achieved GFLOP/s, the paper's figure and the
+    speed-up of the row's FasterNet pair over it, measured and in the paper."""
+    s, machine = result['settings'], result['machine']
+    gpu = s['paper_column'] == 'gpu_fps'
+    paper_head = 'paper img/s' if gpu else 'paper ms'
+    lines = [f"suite {result['suite']} on {s['device']} ({machine.get('gpu') or machine['cpu']}, "
+             f"{s['threads']} threads, torch {machine['torch']}), batch {s['batch_size']}, "
+             f"medians of {s['iters']} rounds after {s['warmup']} warm-up, batch norms "
+             f"{'folded' if s['fuse'] else 'kept'}, {result['date']}", '',
+             f"{'model':34} {'params M':>8} {'GFLOPs':>8} {'median ms':>10} {'q1-q3 ms':>15} "
+             f"{'img/s':>9} {'GFLOP/s':>8} {paper_head:>11} {'paper GFLOP/s':>13} "
+             f"{'pair':18} {'speed-up':>8} {'paper':>6}"]
+    group = None
+    for r in result['rows']:
+        if r['group'] != group and group is not None:
+            lines.append('')
+        group = r['group']
+        paper = r['paper'] or {}
+        pair = '' if r['pair'] in (None, r['label']) else r['pair'].split(' @ ')[0]
+        speedup = '' if not pair else _opt(r['pair_speedup'], '.2f')
+        paper_speedup = '' if not pair else _opt(r['paper_pair_speedup'], '.2f')
+        lines.append(f"{r['label'][:34]:34} {r['params'] / 1e6:8.2f} {r['flops'] / 1e9:8.3f} "
+                     f"{r['median_ms']:10.2f} {r['q1_ms']:7.2f}-{r['q3_ms']:<7.2f} "
+                     f"{r['fps']:9.1f} {r['gflops_per_s']:8.1f} "
+                     f"{_opt(paper.get(s['paper_column']), '11g')} "
+                     f"{_opt(paper_rate(paper, gpu), '13.1f')} {pair[:18]:18} "
+                     f"{speedup:>8} {paper_speedup:>6}")
+    notes = sorted({f"{r['label']}: {r['note']}" for r in result['rows'] if r['note']})
+    notes += [f"{r['label']}: {r['fold']}" for r in result['rows']
+              if r['fold'] not in ('folded', 'off')]
+    lines += ['', 'speed-up: median of the row / median of its pair (the FasterNet row, or '
+              'PConv on the same map): above 1, the pair is faster. paper: the same ratio from '
+              f"the paper's {'GPU throughput' if gpu else 'CPU latency'} column.",
+              'GFLOPs: multiply-adds of one image, counted before batch norms are folded.']
+    lines += notes
+    return '\n'.join(lines)
+
+__all__ = ['format_suite', 'paper_rate', 'format_benchmark', 'format_complexity',
+           'format_seg_peers', 'format_export', 'FLOPS_NOTE', 'SEG_PEERS']

@@ -106,11 +106,16 @@ def fuse_conv_bn(module: nn.Module) -> nn.Module:
     into that conv, in place; the norm becomes an Identity.
 
     "Follows" means registered right after, the order in which OpenMMLab
-    modules register a conv and its norm and run them.
+    modules register a conv and its norm and run them. A norm of another
+    width than the conv's output is not its norm and stays (EfficientFormer
+    registers two convs, then their two norms: the second pair folds). Where
+    registration order may differ from the order of the forward, compare the
+    outputs before and after (the peer suites do).
     """
     last_conv = None
     for name, child in module.named_children():
-        if isinstance(child, _BatchNorm) and last_conv is not None:
+        if (isinstance(child, _BatchNorm) and last_conv is not None
+                and child.num_features == last_conv.out_channels):
             module._modules[name] = fold_into_conv(last_conv, child)
             last_conv = None
         elif isinstance(child, nn.Conv2d):

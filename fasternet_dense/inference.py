@@ -10,7 +10,7 @@ model on FasterNet's split/concatenate path that outputs are compared with.
 import copy
 import os.path as osp
 from contextlib import nullcontext
-from typing import Dict, Optional, Sequence, Tuple
+from typing import Dict, List, Optional, Sequence, Tuple
 
 import torch
 import torch.nn as nn
@@ -23,6 +23,8 @@ from .fusion import fuse_conv_bn
 from .tasks import task_of, task_registries
 
 AMP_DTYPES = {'fp16': torch.float16, 'bf16': torch.bfloat16}
+# Methods by which a model re-parameterises itself for deployment (mmpretrain, timm).
+DEPLOY_METHODS = ('switch_to_deploy', 'reparameterize')
 
 
 def check_shape(shape: Optional[Sequence[int]], minimum: int = 32) -> Optional[Tuple[int, int]]:
@@ -61,14 +63,34 @@ def build_model(cfg: Config, checkpoint: Optional[str] = None, device: str = 'cp
 def fuse_model(module: nn.Module) -> nn.Module:
     """Fold batch norms into convolutions for inference, in place.
 
-    FasterNet uses its own :meth:`~fasternet_dense.FasterNet.fuse`; every remaining
-    conv followed by a batch norm (ResNet, neck or head ConvModules) is folded
-    by :func:`~fasternet_dense.fusion.fuse_conv_bn`.
+    FasterNet uses its own :meth:`~fasternet_dense.FasterNet.fuse`, and a
+    module with its own re-parameterisation for deployment uses that
+    (mmpretrain's ``switch_to_deploy``, e.g. MobileOne and RepVGG; timm's
+    ``reparameterize``, e.g. RepGhostNet); every remaining conv followed by a
+    batch norm (ResNet, neck or head ConvModules) is folded by
+    :func:`~fasternet_dense.fusion.fuse_conv_bn`.
     """
     for sub in list(module.modules()):
         if isinstance(sub, FasterNet):
             sub.fuse()
+    deploy_model(module)
     return fuse_conv_bn(module)
+
+
+def deploy_model(module: nn.Module) -> List[str]:
+    """Run the deployment re-parameterisation (:data:`DEPLOY_METHODS`) of
+    every module that has one, outermost first (a module's own call deploys
+    its children), in place. Returns ``'name.method'`` for each call."""
+    done, prefixes = [], []
+    for name, sub in list(module.named_modules()):
+        if any(name.startswith(prefix) for prefix in prefixes):
+            continue
+        method = next((m for m in DEPLOY_METHODS if callable(getattr(sub, m, None))), None)
+        if method is not None:
+            getattr(sub, method)()
+            prefixes.append(f'{name}.' if name else '')
+            done.append(f'{name}.{method}' if name else method)
+    return done
 
 
 def _channels_last_hook(module: nn.Module, args: tuple) -> tuple:
@@ -127,5 +149,6 @@ def output_difference(outputs, references) -> Optional[Dict[str, float]]:
     return dict(max_abs_diff=diff, max_abs_ref=ref, relative=diff / ref if ref else diff)
 
 
-__all__ = ['AMP_DTYPES', 'check_shape', 'build_model', 'fuse_model', 'prepare_model', 'autocast', 'reference_copy',
-           'same_layout', 'output_difference']
+__all__ = ['AMP_DTYPES', 'DEPLOY_METHODS', 'check_shape', 'build_model', 'fuse_model',
+           'deploy_model', 'prepare_model', 'autocast', 'reference_copy', 'same_layout',
+           'output_difference']

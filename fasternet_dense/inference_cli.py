@@ -15,9 +15,12 @@ from .complexity import complexity
 from .errors import ConfigError, run_tool
 from .export import BLOCK_PATHS, export_onnx
 from .formatting import (FLOPS_NOTE, format_benchmark, format_complexity, format_export,
-                         format_seg_peers)
+                         format_seg_peers, format_suite)
+from .plots import plot_suite
 from .inference import AMP_DTYPES
 from .runner import CONFIG_HELP, config_file
+from .suite_bench import run_suite
+from .suites import SUITES, suite_rows
 
 SEG_CONFIGS = tuple(
     config_file(f'semfpn_fasternet_{arch}_ade20k')
@@ -29,7 +32,12 @@ def benchmark_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         description='Time a model\'s test_step (or its backbone) on CPU or GPU, optionally '
         'against a second model run interleaved in the same process.')
-    parser.add_argument('config', help=f'model A: {CONFIG_HELP}')
+    parser.add_argument('config', nargs='?', help=f'model A: {CONFIG_HELP}')
+    parser.add_argument('--suite', metavar='NAME|FILE', help='time a set of networks '
+                        f'round-robin instead: {", ".join(SUITES)}, or a .py/.yaml file '
+                        'listing configs, peers or backbones')
+    parser.add_argument('--plot', metavar='PNG', help='with --suite: write the picture '
+                        '(latency against FLOPs; GFLOP/s per operator for paper-operators)')
     parser.add_argument('--checkpoint', help='weights of A (default: random)')
     parser.add_argument('--cfg-options', nargs='+', action=DictAction, default={},
                         help='overrides for A, e.g. model.backbone.fast_inference=False')
@@ -43,13 +51,18 @@ def benchmark_parser() -> argparse.ArgumentParser:
     parser.add_argument('--vs-plain', action='store_true', help='run B as the plain fp32 '
                         'model: no --fuse, --channels-last or --amp')
     parser.add_argument('--device', default='cpu', help='cpu or cuda[:i]')
-    parser.add_argument('--batch-size', type=int, default=1)
+    parser.add_argument('--batch-size', type=int, help='images per call (default 1; suites: 1 '
+                        'on CPU, 32 on GPU)')
     parser.add_argument('--shape', type=int, nargs=2, metavar=('H', 'W'),
                         help='backbone input (default 224 224) or synthetic image size '
                         '(default 800 1333 detection, 512 512 segmentation)')
-    parser.add_argument('--iters', type=int, default=50, help='timed iterations per model')
-    parser.add_argument('--warmup', type=int, default=10, help='untimed iterations per model')
+    parser.add_argument('--iters', type=int, help='timed iterations per model (default 50; '
+                        'suites: 10)')
+    parser.add_argument('--warmup', type=int, help='untimed iterations per model (default 10; '
+                        'suites: 2)')
     parser.add_argument('--fuse', action='store_true', help='fold batch norms into convs')
+    parser.add_argument('--no-fuse', action='store_true', help='with --suite: keep batch norms '
+                        '(suites fold them, as the paper does)')
     parser.add_argument('--amp', choices=list(AMP_DTYPES), help='autocast dtype')
     parser.add_argument('--channels-last', action='store_true',
                         help='channels-last weights and backbone input')
@@ -65,14 +78,40 @@ def benchmark_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _suite(args: argparse.Namespace) -> None:
+    if args.config or args.vs is not None:
+        raise ConfigError('--suite times its own networks; give either a CONFIG (with --vs) '
+                          'or --suite.')
+    rows = suite_rows(args.suite, args.shape)
+    result = run_suite(args.suite, rows, device=args.device, threads=args.threads,
+                       batch_size=args.batch_size, iters=args.iters or 10,
+                       warmup=2 if args.warmup is None else args.warmup,
+                       fuse=not args.no_fuse)
+    print(format_suite(result))
+    if args.json:
+        with open(args.json, 'w') as f:
+            json.dump(result, f, indent=1, default=str)
+        print(f'wrote {args.json}')
+    if args.plot:
+        plot_suite(result, args.plot)
+        print(f'wrote {args.plot}')
+
+
 def _benchmark(argv: Optional[Sequence[str]]) -> None:
     args = benchmark_parser().parse_args(argv)
+    if args.suite:
+        return _suite(args)
+    if not args.config:
+        raise ConfigError('benchmark needs a CONFIG or --suite NAME.')
+    if args.plot or args.no_fuse:
+        raise ConfigError('--plot and --no-fuse go with --suite.')
     vs = None if args.vs is None else (args.vs or args.config)
     result = benchmark(
         args.config, checkpoint=args.checkpoint, cfg_options=args.cfg_options, vs=vs,
         vs_checkpoint=args.vs_checkpoint, vs_cfg_options=args.vs_cfg_options,
-        vs_plain=args.vs_plain, device=args.device, batch_size=args.batch_size,
-        shape=args.shape, iters=args.iters, warmup=args.warmup, fuse=args.fuse, amp=args.amp,
+        vs_plain=args.vs_plain, device=args.device, batch_size=args.batch_size or 1,
+        shape=args.shape, iters=args.iters or 50,
+        warmup=10 if args.warmup is None else args.warmup, fuse=args.fuse, amp=args.amp,
         channels_last=args.channels_last, backbone_only=args.backbone_only,
         synthetic=args.synthetic, threads=args.threads, peak=args.peak)
     print(format_benchmark(result))
