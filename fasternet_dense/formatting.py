@@ -130,7 +130,9 @@ def format_export(result: Dict[str, object]) -> str:
 
 
 def _opt(value, fmt: str) -> str:
-    return '-' if value is None else format(value, fmt)
+    """``value`` formatted, or ``-`` in the same width when there is none."""
+    width = ''.join(c for c in fmt.split('.')[0] if c.isdigit())
+    return format('-', f'>{width}') if value is None else format(value, fmt)
 
 
 def paper_rate(paper: dict, gpu: bool):

@@ -100,6 +100,13 @@ def fold_into_conv(conv: nn.Conv2d, norm: nn.Module) -> nn.Module:
     return nn.Identity()
 
 
+def _plain_batch_norm(module: nn.Module) -> bool:
+    """A batch norm that does nothing but normalise: subclasses that add to
+    the forward (timm's ``BatchNormAct2d`` applies an activation) are not
+    folded."""
+    return isinstance(module, _BatchNorm) and type(module).forward is _BatchNorm.forward
+
+
 def fuse_conv_bn(module: nn.Module) -> nn.Module:
     """Fold every batch norm that directly follows a conv among its parent's
     children (ConvModules, ResNet stems and bottlenecks, ``nn.Sequential``)
@@ -110,11 +117,12 @@ def fuse_conv_bn(module: nn.Module) -> nn.Module:
     width than the conv's output is not its norm and stays (EfficientFormer
     registers two convs, then their two norms: the second pair folds). Where
     registration order may differ from the order of the forward, compare the
-    outputs before and after (the peer suites do).
+    outputs before and after (the peer suites do). Batch norms whose class
+    changes the forward (timm's ``BatchNormAct2d``) stay.
     """
     last_conv = None
     for name, child in module.named_children():
-        if (isinstance(child, _BatchNorm) and last_conv is not None
+        if (_plain_batch_norm(child) and last_conv is not None
                 and child.num_features == last_conv.out_channels):
             module._modules[name] = fold_into_conv(last_conv, child)
             last_conv = None
