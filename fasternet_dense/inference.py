@@ -60,20 +60,22 @@ def build_model(cfg: Config, checkpoint: Optional[str] = None, device: str = 'cp
     return model
 
 
-def fuse_model(module: nn.Module) -> nn.Module:
+def fuse_model(module: nn.Module, deploy: bool = True) -> nn.Module:
     """Fold batch norms into convolutions for inference, in place.
 
     FasterNet uses its own :meth:`~fasternet_dense.FasterNet.fuse`, and a
     module with its own re-parameterisation for deployment uses that
     (mmpretrain's ``switch_to_deploy``, e.g. MobileOne and RepVGG; timm's
-    ``reparameterize``, e.g. RepGhostNet); every remaining conv followed by a
+    ``reparameterize``, e.g. RepGhostNet) unless ``deploy=False`` says
+    :func:`deploy_model` has already run; every remaining conv followed by a
     batch norm (ResNet, neck or head ConvModules) is folded by
     :func:`~fasternet_dense.fusion.fuse_conv_bn`.
     """
     for sub in list(module.modules()):
         if isinstance(sub, FasterNet):
             sub.fuse()
-    deploy_model(module)
+    if deploy:
+        deploy_model(module)
     return fuse_conv_bn(module)
 
 

@@ -14,6 +14,7 @@ from .benchmark import benchmark
 from .complexity import complexity
 from .errors import ConfigError, run_tool
 from .export import BLOCK_PATHS, export_onnx
+from .fileio import atomic_write_text
 from .formatting import (FLOPS_NOTE, format_benchmark, format_complexity, format_export,
                          format_seg_peers, format_suite)
 from .plots import plot_suite
@@ -78,6 +79,13 @@ def benchmark_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _write_json(result: dict, path: Optional[str]) -> None:
+    """``--json FILE``: every number and the machine, written atomically."""
+    if path:
+        atomic_write_text(json.dumps(result, indent=1, default=str), path)
+        print(f'wrote {path}')
+
+
 def _suite(args: argparse.Namespace) -> None:
     if args.config or args.vs is not None:
         raise ConfigError('--suite times its own networks; give either a CONFIG (with --vs) '
@@ -88,10 +96,7 @@ def _suite(args: argparse.Namespace) -> None:
                        warmup=2 if args.warmup is None else args.warmup,
                        fuse=not args.no_fuse)
     print(format_suite(result))
-    if args.json:
-        with open(args.json, 'w') as f:
-            json.dump(result, f, indent=1, default=str)
-        print(f'wrote {args.json}')
+    _write_json(result, args.json)
     if args.plot:
         plot_suite(result, args.plot)
         print(f'wrote {args.plot}')
@@ -115,10 +120,7 @@ def _benchmark(argv: Optional[Sequence[str]]) -> None:
         channels_last=args.channels_last, backbone_only=args.backbone_only,
         synthetic=args.synthetic, threads=args.threads, peak=args.peak)
     print(format_benchmark(result))
-    if args.json:
-        with open(args.json, 'w') as f:
-            json.dump(result, f, indent=1, default=str)
-        print(f'wrote {args.json}')
+    _write_json(result, args.json)
 
 
 def benchmark_main(argv: Optional[Sequence[str]] = None) -> int:

@@ -124,21 +124,30 @@ def peer_backbone_cfg(name: str) -> dict:
     from .runner import resolve_config_path
     cfg = Config.fromfile(resolve_config_path(entry['config'])).model.backbone.to_dict()
     cfg.update(entry['backbone'])
-    if '.' not in cfg['type']:
-        cfg['type'] = f'mmpretrain.{cfg["type"]}'
+    return scoped(cfg, 'mmpretrain')
+
+
+def scoped(cfg: dict, scope: Optional[str]) -> dict:
+    """``cfg`` with its ``type`` prefixed by ``scope`` (``ShuffleNetV2`` ->
+    ``mmpretrain.ShuffleNetV2``) unless it has a scope already or is
+    FasterNet, which this package registers in the root registry."""
+    cfg = dict(cfg)
+    kind = cfg.get('type')
+    if scope and isinstance(kind, str) and '.' not in kind and kind != 'FasterNet':
+        cfg['type'] = f'{scope}.{kind}'
     return cfg
 
 
-def build_backbone(cfg: dict) -> nn.Module:
-    """Build a backbone config (``type`` may carry a scope:
-    ``mmpretrain.X``, ``mmdet.X``) through mmengine's registries, in eval
-    mode."""
+def build_backbone(cfg: dict, scope: Optional[str] = None) -> nn.Module:
+    """Build a backbone config through mmengine's registries, in eval mode.
+    ``type`` may carry a scope (``mmpretrain.X``, ``mmdet.X``); an unscoped
+    one is looked up in ``scope`` (see :func:`scoped`)."""
     import mmdet.models  # noqa: F401  registers mmdet's backbones
     import mmpretrain.models  # noqa: F401  registers mmpretrain's backbones
     from mmengine.registry import MODELS
 
     from . import backbone  # noqa: F401  registers FasterNet
-    model = MODELS.build(dict(cfg))
+    model = MODELS.build(scoped(cfg, scope))
     model.eval()  # not chained: some train() overrides return None
     return model
 
@@ -155,5 +164,5 @@ def build_peer(name: str) -> nn.Module:
     return model
 
 
-__all__ = ['UNAVAILABLE', 'PEERS', 'FASTERNET', 'peer_backbone_cfg',
+__all__ = ['UNAVAILABLE', 'PEERS', 'FASTERNET', 'peer_backbone_cfg', 'scoped',
            'build_backbone', 'build_peer']

@@ -52,7 +52,7 @@ def prepare_row(spec: dict, fuse: bool = True) -> Dict[str, object]:
     if fuse:
         with torch.no_grad():
             before = model(x)
-            fused = fuse_model(copy.deepcopy(model))
+            fused = fuse_model(copy.deepcopy(model), deploy=False)
             fused.eval()
             change = _relative_change(before, fused(x))
         if change <= FOLD_TOLERANCE:

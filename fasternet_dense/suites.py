@@ -115,12 +115,9 @@ def _config_backbone(config: str, cfg_options: Optional[dict]) -> nn.Module:
     from .runner import load_config
     cfg = load_config(config, cfg_options)
     backbone = cfg.model.backbone.to_dict()
-    if isinstance(backbone.get('type'), str) and '.' not in backbone['type'] \
-            and backbone['type'] != 'FasterNet':
-        backbone['type'] = f'{cfg.default_scope}.{backbone["type"]}'
     backbone.pop('init_cfg', None)
     backbone.pop('pretrained', None)
-    return build_backbone(backbone)
+    return build_backbone(backbone, cfg.get('default_scope'))
 
 
 def _file_row(item, index: int, path: str, shape) -> dict:

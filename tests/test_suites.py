@@ -46,6 +46,7 @@ def test_fasternet_flops_at_224_match_table_3_within_2_percent(name):
     assert abs(flops / TABLE3[name][1] - 1) < 0.02, (name, flops)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize('name', sorted(PEERS))
 def test_peer_flops_match_the_published_figure_within_5_percent(name):
     """Counted on the inference architecture (after the model's own
@@ -175,7 +176,9 @@ def test_medians_and_pair_ratios_from_a_fake_timer(monkeypatch):
 
 
 # ------------------------------------------------------------ every suite
-@pytest.mark.parametrize('suite', sorted(SUITES))
+@pytest.mark.parametrize('suite', [
+    pytest.param(name, marks=pytest.mark.slow) if name == 'paper-imagenet' else name
+    for name in sorted(SUITES)])
 def test_every_suite_builds_each_network_and_times_one_round(suite):
     rows = suite_rows(suite)
     if suite == 'paper-imagenet':
