@@ -7,13 +7,12 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
+select=(-m "not slow")
 if [[ ${1:-} == --all ]]; then
   shift
-  exec .venv/bin/python -m pytest tests -q -rs "$@"
+  select=()
 fi
 for arg in "$@"; do
-  if [[ $arg == -m* ]]; then
-    exec .venv/bin/python -m pytest tests -q -rs "$@"
-  fi
+  if [[ $arg == -m* ]]; then select=(); fi
 done
-exec .venv/bin/python -m pytest tests -q -rs -m "not slow" "$@"
+exec .venv/bin/python -m pytest tests -q -rs "${select[@]}" "$@"
