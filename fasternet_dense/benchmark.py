@@ -19,7 +19,7 @@ from .backbone import count_parameters
 from .batches import make_test_batches
 from .complexity import backbone_flops
 from .errors import ConfigError
-from .inference import (AMP_DTYPES, autocast, build_model, check_shape,
+from .inference import (AMP_DTYPES, autocast, build_model, check_shape, fix_candidates,
                         output_difference, prepare_model, same_layout)
 from .runner import load_config
 from .tasks import task_of
@@ -36,18 +36,6 @@ def model_spec(label: str, config: str, checkpoint: Optional[str] = None,
     The benchmark adds what it learns (task, parameters, timings) to it."""
     return dict(label=label, config=config, checkpoint=checkpoint,
                 cfg_options=cfg_options or {}, fuse=fuse, channels_last=channels_last, amp=amp)
-
-
-def _score_threshold_off(cfg: Config, cfg_options: Optional[dict]) -> bool:
-    """With random weights every RoI score sits below mmdet's 0.05 threshold
-    and the mask head never runs; use threshold 0 so each image yields
-    ``max_per_img`` detections, the head's full workload."""
-    rcnn = cfg.model.get('test_cfg', {}).get('rcnn')
-    keys = [k for k in (cfg_options or {}) if k.endswith('score_thr')]
-    if not rcnn or 'score_thr' not in rcnn or keys:
-        return False
-    rcnn['score_thr'] = 0.0
-    return True
 
 
 def _backbone_step(backbone: nn.Module, x: torch.Tensor, device: str,
@@ -157,7 +145,8 @@ class Benchmark:
             cfg = load_config(spec['config'], spec['cfg_options'])
             spec['task'] = task_of(cfg)
             if not self.backbone_only and spec['checkpoint'] is None and spec['task'] == 'mmdet':
-                spec['score_thr_zero'] = _score_threshold_off(cfg, spec['cfg_options'])
+                spec['candidates'] = fix_candidates(cfg, keep=list(spec['cfg_options']))
+                spec['score_thr_zero'] = bool(spec['candidates'])
             model = build_model(cfg, spec['checkpoint'], self.device)
             if (models and spec['checkpoint'] is None and self.specs[0]['checkpoint'] is None
                     and same_layout(models[0], model)):

@@ -72,6 +72,16 @@ def count_flops(module: nn.Module, inputs: tuple) -> Tuple[int, Dict[str, int]]:
     return analyzer.total(), by_module
 
 
+def model_flops(model: nn.Module, inputs: torch.Tensor,
+                data_samples: list) -> Tuple[int, Dict[str, int]]:
+    """FLOPs of a detector's or segmentor's ``tensor`` forward (backbone,
+    neck and heads without post-processing) on ``inputs`` (the data
+    preprocessor's output), as :func:`count_flops` gives them; FasterNet is
+    counted on its split/conv/concatenate path."""
+    with reference_forward(model), torch.no_grad():
+        return count_flops(_TensorForward(model, data_samples), (inputs, ))
+
+
 def backbone_flops(backbone: nn.Module, x: torch.Tensor) -> int:
     """FLOPs of one ``backbone(x)`` call, counted as :func:`complexity`
     counts them (FasterNet on its split/conv/concatenate path, then left as
@@ -111,7 +121,7 @@ def complexity(config: str, shape: Optional[Sequence[int]] = None,
     with reference_forward(model), torch.no_grad():
         backbone_count = backbone_flops(backbone, x)
         if whole_model:
-            flops, by_module = count_flops(_TensorForward(model, samples), (x, ))
+            flops, by_module = model_flops(model, x, samples)
         if whole_model and scope == 'mmdet' and getattr(model, 'with_rpn', False):
             feats = model.extract_feat(x)
             proposals = len(model.rpn_head.predict(feats, samples, rescale=False)[0])
@@ -127,4 +137,5 @@ def complexity(config: str, shape: Optional[Sequence[int]] = None,
                 by_module={k: v for k, v in parts.items() if v}, proposals=proposals)
 
 
-__all__ = ['FLOPS_SHAPES', 'attention_flops', 'count_flops', 'backbone_flops', 'complexity']
+__all__ = ['FLOPS_SHAPES', 'attention_flops', 'count_flops', 'model_flops', 'backbone_flops',
+           'complexity']

@@ -4,7 +4,7 @@ numbers come from :mod:`~fasternet_dense.benchmark`,
 :mod:`~fasternet_dense.complexity` and :mod:`~fasternet_dense.export`.
 """
 import os.path as osp
-from typing import Dict, Sequence
+from typing import Dict, Optional, Sequence
 
 # Whole-model Semantic FPN peers on ADE20K at 512x512 (params M, GFLOPs, mIoU).
 SEG_PEERS = (('ResNet-18', 16, 32, 32.9), ('PVT-Tiny', 17, 33, 35.7),
@@ -60,9 +60,10 @@ def format_benchmark(result: Dict[str, object]) -> str:
         lines.append(f"warning: the machine was busy (1-min load {load:.1f} on "
                      f"{machine['cpu_count']} cores); multi-threaded timings suffer most, "
                      "compare the interleaved ratio or use --threads 1")
-    if any(m.get('score_thr_zero') for m in result['models']):
-        lines.append('note: random weights, so the RoI score threshold is 0 and every image '
-                     'yields the full max_per_img detections for the mask head')
+    fixed = sorted({c for m in result['models'] for c in m.get('candidates', ())})
+    if fixed:
+        lines.append('note: random weights, so every score threshold is 0 and each stage '
+                     'processes its full caps: ' + '; '.join(fixed))
     return '\n'.join(lines)
 
 
@@ -135,17 +136,25 @@ def _opt(value, fmt: str) -> str:
     return format('-', f'>{width}') if value is None else format(value, fmt)
 
 
-def paper_rate(paper: dict, gpu: bool):
-    """The paper's achieved GFLOP/s for a row: Table 1 states it, Table 3's
-    follows from FLOPs and latency (CPU) or throughput (GPU)."""
-    if not paper:
+PAPER_HEADS = {'gpu_fps': 'paper img/s', 'gpu_ms': 'paper ms', 'cpu_ms': 'paper ms',
+               None: 'paper'}
+PAPER_COLUMNS = {'gpu_fps': 'GPU throughput', 'gpu_ms': 'GPU latency', 'cpu_ms': 'CPU latency'}
+
+
+def paper_rate(paper: dict, column: Optional[str]):
+    """The paper's achieved GFLOP/s for a row in ``column`` (see
+    :func:`~fasternet_dense.suite_bench.paper_column`): Table 1 states it,
+    Tables 3 and 4 give it from FLOPs and throughput or latency."""
+    if not paper or column is None:
         return None
-    key = 'gpu_gflops' if gpu else 'cpu_gflops'
-    if paper.get(key):
-        return paper[key]
-    if gpu:
-        return paper['flops'] * paper['gpu_fps'] if paper.get('gpu_fps') else None
-    return paper['flops'] / (paper['cpu_ms'] / 1000.0) if paper.get('cpu_ms') else None
+    stated = paper.get('gpu_gflops' if column.startswith('gpu') else 'cpu_gflops')
+    if stated:
+        return stated
+    if not paper.get(column):
+        return None
+    if column == 'gpu_fps':
+        return paper['flops'] * paper['gpu_fps']
+    return paper['flops'] / (paper[column] / 1000.0)
 
 
 def format_suite(result: Dict[str, object]) -> str:
@@ -153,15 +162,15 @@ def format_suite(result: Dict[str, object]) -> str:
     quartiles), throughput, achieved GFLOP/s, the paper's figure and the
     speed-up of the row's FasterNet pair over it, measured and in the paper."""
     s, machine = result['settings'], result['machine']
-    gpu = s['paper_column'] == 'gpu_fps'
-    paper_head = 'paper img/s' if gpu else 'paper ms'
+    column = s['paper_column']
     lines = [f"suite {result['suite']} on {s['device']} ({machine.get('gpu') or machine['cpu']}, "
              f"{s['threads']} threads, torch {machine['torch']}), batch {s['batch_size']}, "
              f"medians of {s['iters']} rounds after {s['warmup']} warm-up, batch norms "
              f"{'folded' if s['fuse'] else 'kept'}, {result['date']}", '',
              f"{'model':34} {'params M':>8} {'GFLOPs':>8} {'median ms':>10} {'q1-q3 ms':>15} "
-             f"{'img/s':>9} {'GFLOP/s':>8} {paper_head:>11} {'paper GFLOP/s':>13} "
-             f"{'pair':18} {'speed-up':>8} {'paper':>6}"]
+             f"{'min ms':>9} {'img/s':>9} {'GFLOP/s':>8} {PAPER_HEADS[column]:>11} "
+             f"{'paper GFLOP/s':>13} "
+             f"{'pair':22} {'speed-up':>8} {'paper':>6}"]
     group = None
     for r in result['rows']:
         if r['group'] != group and group is not None:
@@ -173,19 +182,31 @@ def format_suite(result: Dict[str, object]) -> str:
         paper_speedup = '' if not pair else _opt(r['paper_pair_speedup'], '.2f')
         lines.append(f"{r['label'][:34]:34} {r['params'] / 1e6:8.2f} {r['flops'] / 1e9:8.3f} "
                      f"{r['median_ms']:10.2f} {r['q1_ms']:7.2f}-{r['q3_ms']:<7.2f} "
-                     f"{r['fps']:9.1f} {r['gflops_per_s']:8.1f} "
-                     f"{_opt(paper.get(s['paper_column']), '11g')} "
-                     f"{_opt(paper_rate(paper, gpu), '13.1f')} {pair[:18]:18} "
+                     f"{r['min_ms']:9.2f} {r['fps']:9.1f} {r['gflops_per_s']:8.1f} "
+                     f"{_opt(paper.get(column), '11g')} "
+                     f"{_opt(paper_rate(paper, column), '13.1f')} {pair[:22]:22} "
                      f"{speedup:>8} {paper_speedup:>6}")
+    inputs = list(dict.fromkeys(r.get('input', '') for r in result['rows']))
     notes = sorted({f"{r['label']}: {r['note']}" for r in result['rows'] if r['note']})
     notes += [f"{r['label']}: {r['fold']}" for r in result['rows']
               if r['fold'] not in ('folded', 'off')]
+    fixed = sorted({c for r in result['rows'] for c in r.get('candidates', ())})
+    paper_note = (f"the same ratio from the paper's {PAPER_COLUMNS[column]} column."
+                  if column else 'the paper has no figure for this device class.')
     lines += ['', 'speed-up: median of the row / median of its pair (the FasterNet row, or '
-              'PConv on the same map): above 1, the pair is faster. paper: the same ratio from '
-              f"the paper's {'GPU throughput' if gpu else 'CPU latency'} column.",
-              'GFLOPs: multiply-adds of one image, counted before batch norms are folded.']
+              f'PConv on the same map): above 1, the pair is faster. paper: {paper_note}',
+              "min ms: the fastest round (the paper reports each network's best run; "
+              'medians and quartiles say how steady the machine was).',
+              'GFLOPs: multiply-adds of one image, counted before batch norms are folded'
+              + (' (whole models: backbone, neck and heads without post-processing).'
+                 if any(r.get('kind') == 'model' for r in result['rows']) else '.'),
+              'input: ' + '; '.join(i for i in inputs if i)]
+    if fixed:
+        lines.append('random weights, so every score threshold is 0 and each stage processes '
+                     'its full caps: ' + '; '.join(fixed))
     lines += notes
     return '\n'.join(lines)
+
 
 __all__ = ['format_suite', 'paper_rate', 'format_benchmark', 'format_complexity',
            'format_seg_peers', 'format_export', 'FLOPS_NOTE', 'SEG_PEERS']

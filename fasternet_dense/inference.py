@@ -60,6 +60,34 @@ def build_model(cfg: Config, checkpoint: Optional[str] = None, device: str = 'cp
     return model
 
 
+def fix_candidates(cfg: Config, keep: Sequence[str] = ()) -> List[str]:
+    """Make a detector's post-processing load independent of its weights.
+
+    Random weights put every score under a detector's ``score_thr`` (or some
+    over it, depending on the draw), which changes how many boxes reach NMS
+    and the mask head. Every ``score_thr`` in ``cfg.model``'s test settings is
+    set to 0, so each stage processes the config's own caps (``nms_pre``,
+    ``max_per_img``), in place. ``keep``: dotted keys the user set (left as
+    they are). Returns one ``'key: old -> 0.0 (caps)'`` line per change.
+    """
+    changes = []
+
+    def visit(node, path):
+        if not isinstance(node, dict):
+            return
+        if ('test_cfg' in path and node.get('score_thr') not in (None, 0)
+                and f'{path}.score_thr' not in keep):
+            caps = ', '.join(f'{k} {node[k]}' for k in ('nms_pre', 'max_per_img') if k in node)
+            changes.append(f'{path}.score_thr: {node["score_thr"]} -> 0.0'
+                           + (f' ({caps})' if caps else ''))
+            node['score_thr'] = 0.0
+        for key, value in node.items():
+            visit(value, f'{path}.{key}')
+
+    visit(cfg.model, 'model')
+    return changes
+
+
 def fuse_model(module: nn.Module, deploy: bool = True) -> nn.Module:
     """Fold batch norms into convolutions for inference, in place.
 
@@ -151,6 +179,6 @@ def output_difference(outputs, references) -> Optional[Dict[str, float]]:
     return dict(max_abs_diff=diff, max_abs_ref=ref, relative=diff / ref if ref else diff)
 
 
-__all__ = ['AMP_DTYPES', 'DEPLOY_METHODS', 'check_shape', 'build_model', 'fuse_model',
-           'deploy_model', 'prepare_model', 'autocast', 'reference_copy', 'same_layout',
-           'output_difference']
+__all__ = ['AMP_DTYPES', 'DEPLOY_METHODS', 'check_shape', 'build_model', 'fix_candidates',
+           'fuse_model', 'deploy_model', 'prepare_model', 'autocast', 'reference_copy',
+           'same_layout', 'output_difference']

@@ -41,7 +41,8 @@ def benchmark_parser() -> argparse.ArgumentParser:
                         '(latency against FLOPs; GFLOP/s per operator for paper-operators)')
     parser.add_argument('--checkpoint', help='weights of A (default: random)')
     parser.add_argument('--cfg-options', nargs='+', action=DictAction, default={},
-                        help='overrides for A, e.g. model.backbone.fast_inference=False')
+                        help='overrides for A, e.g. model.backbone.fast_inference=False '
+                        '(with a named --suite: for every whole model)')
     parser.add_argument('--vs', nargs='?', const='', metavar='OTHER_CONFIG',
                         help='model B; without a value, A\'s config again (use with '
                         '--vs-cfg-options)')
@@ -53,10 +54,11 @@ def benchmark_parser() -> argparse.ArgumentParser:
                         'model: no --fuse, --channels-last or --amp')
     parser.add_argument('--device', default='cpu', help='cpu or cuda[:i]')
     parser.add_argument('--batch-size', type=int, help='images per call (default 1; suites: 1 '
-                        'on CPU, 32 on GPU)')
+                        'on CPU, 32 on GPU for backbones)')
     parser.add_argument('--shape', type=int, nargs=2, metavar=('H', 'W'),
                         help='backbone input (default 224 224) or synthetic image size '
-                        '(default 800 1333 detection, 512 512 segmentation)')
+                        '(default 800 1333 detection, 512 512 segmentation; seeds-light and '
+                        'suite files: every row\'s input)')
     parser.add_argument('--iters', type=int, help='timed iterations per model (default 50; '
                         'suites: 10)')
     parser.add_argument('--warmup', type=int, help='untimed iterations per model (default 10; '
@@ -90,7 +92,9 @@ def _suite(args: argparse.Namespace) -> None:
     if args.config or args.vs is not None:
         raise ConfigError('--suite times its own networks; give either a CONFIG (with --vs) '
                           'or --suite.')
-    rows = suite_rows(args.suite, args.shape)
+    if args.shape and args.suite.startswith('paper-'):
+        raise ConfigError(f"--shape does not apply to {args.suite}: its inputs are the paper's.")
+    rows = suite_rows(args.suite, args.shape, args.cfg_options)
     result = run_suite(args.suite, rows, device=args.device, threads=args.threads,
                        batch_size=args.batch_size, iters=args.iters or 10,
                        warmup=2 if args.warmup is None else args.warmup,

@@ -13,10 +13,10 @@ from .formatting import paper_rate
 def _networks(ax, result: Dict[str, object]) -> None:
     import numpy as np
     rows = result['rows']
-    gpu = result['settings']['paper_column'] == 'gpu_fps'
+    gpu = result['settings']['device'].startswith('cuda')
     flops = np.array([r['flops'] / 1e9 for r in rows])
     ms = np.array([r['median_ms'] / result['settings']['batch_size'] for r in rows])
-    fasternet = np.array([r['label'].startswith('FasterNet') for r in rows])
+    fasternet = np.array(['FasterNet' in r['label'] for r in rows])
     ax.scatter(flops[~fasternet], ms[~fasternet], s=22, color='tab:blue', label='peers')
     ax.scatter(flops[fasternet], ms[fasternet], s=46, color='tab:red', marker='*',
                label='FasterNet', zorder=3)
@@ -41,10 +41,11 @@ def _networks(ax, result: Dict[str, object]) -> None:
 def _operators(ax, result: Dict[str, object]) -> None:
     import numpy as np
     rows = result['rows']
-    gpu = result['settings']['paper_column'] == 'gpu_fps'
+    gpu = result['settings']['device'].startswith('cuda')
     x = np.arange(len(rows))
     ax.bar(x - 0.2, [r['gflops_per_s'] for r in rows], 0.4, label='measured', color='tab:red')
-    ax.bar(x + 0.2, [paper_rate(r['paper'], gpu) or 0 for r in rows], 0.4,
+    column = result['settings']['paper_column']
+    ax.bar(x + 0.2, [paper_rate(r['paper'], column) or 0 for r in rows], 0.4,
            label=f'paper ({"RTX 2080Ti" if gpu else "i9-9900X, 1 thread"})', color='tab:grey')
     ax.set_xticks(x)
     ax.set_xticklabels([r['label'].replace(' 3x3', '').replace(' (16 groups)', '')

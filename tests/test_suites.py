@@ -10,15 +10,26 @@ import torch.nn as nn
 from conftest import run_tool
 from fasternet_dense.complexity import backbone_flops, count_flops
 from fasternet_dense.errors import ConfigError
-from fasternet_dense.inference import deploy_model
+from fasternet_dense.inference import build_model, deploy_model, fix_candidates
 from fasternet_dense.inference_cli import benchmark_main
-from fasternet_dense.paper import OPERATOR_MAPS, TABLE1, TABLE3
+from fasternet_dense.paper import OPERATOR_MAPS, TABLE1, TABLE3, TABLE4
 from fasternet_dense.peers import FASTERNET, PEERS, UNAVAILABLE, build_peer
-from fasternet_dense.suite_bench import prepare_row, run_suite
-from fasternet_dense.suites import SUITES, StackedOperator, row, suite_rows
+from fasternet_dense.runner import load_config
+from fasternet_dense.suite_bench import paper_column, prepare_row, run_suite
+from fasternet_dense.suites import (FIXED_INPUT, LIGHT_BACKBONES, SUITES, StackedOperator,
+                                   dense_config, feature_layout, light_backbone_cfg, row,
+                                   suite_rows)
 from fasternet_dense.timing import time_interleaved
 
 PVT_SMALL = dict(type='mmdet.PyramidVisionTransformer', num_layers=[1, 1, 1, 1])
+RETINANET = 'mmdet::retinanet/retinanet_r50_fpn_1x_coco.py'
+MASK_RCNN = 'mmdet::mask_rcnn/mask-rcnn_r50_fpn_1x_coco.py'
+# Tiny inputs and small candidate caps: what a suite builds, at a cost of seconds.
+TINY = {'paper-imagenet': (64, 64), 'paper-operators': (16, 16), 'paper-coco': (64, 96),
+        'seeds-light': (64, 64)}
+SMALL_CAPS = {'model.test_cfg.rpn.nms_pre': 50, 'model.test_cfg.rpn.max_per_img': 20,
+              'model.test_cfg.rcnn.max_per_img': 5, 'model.test_cfg.nms_pre': 50,
+              'model.test_cfg.max_per_img': 5}
 
 
 # ------------------------------------------------------------------ counting
@@ -176,14 +187,11 @@ def test_medians_and_pair_ratios_from_a_fake_timer(monkeypatch):
 
 
 # ------------------------------------------------------------ every suite
-@pytest.mark.parametrize('suite', [
-    pytest.param(name, marks=pytest.mark.slow) if name == 'paper-imagenet' else name
-    for name in sorted(SUITES)])
+@pytest.mark.parametrize('suite', sorted(SUITES))
 def test_every_suite_builds_each_network_and_times_one_round(suite):
-    rows = suite_rows(suite)
-    if suite == 'paper-imagenet':
-        # The paper's input is already small; one round at 224 is seconds.
-        assert {r['shape'] for r in rows} == {(3, 224, 224)}
+    whole = suite in ('paper-coco', 'seeds-light')
+    rows = suite_rows(suite, TINY[suite], SMALL_CAPS if whole else None)
+    assert {r['kind'] for r in rows} == {'model' if whole else 'backbone'}
     result = run_suite(suite, rows, iters=1, warmup=0)
     assert len(result['rows']) == len(rows)
     for r in result['rows']:
@@ -191,8 +199,106 @@ def test_every_suite_builds_each_network_and_times_one_round(suite):
         assert r['fold'] == 'folded', (r['label'], r['fold'])
         if r['pair'] not in (None, r['label']):
             assert r['pair_speedup'] > 0
+        if r['label'] in FIXED_INPUT:
+            assert r['shape'] == (3, 224, 224) and '224x224' in r['note']
+        elif whole:
+            h, w = TINY[suite]
+            assert r['input'] == f'test_step, network input {h}x{w}', r['input']
+        else:
+            assert r['shape'][1:] == TINY[suite], r['label']
+        if whole and not r['label'].startswith('SemFPN'):
+            assert r['candidates'] and all('-> 0.0' in c for c in r['candidates'])
     labels = [r['label'] for r in result['rows']]
     assert all(r['pair'] in labels for r in result['rows'] if r['pair'])
+
+
+def test_paper_coco_is_table_4_on_mmdets_configs():
+    rows = {r['label']: r for r in suite_rows('paper-coco')}
+    assert list(rows) == list(TABLE4)
+    assert {r['shape'] for r in rows.values()} == {(800, 1333)}
+    ours = rows['FasterNet-S']['build']()
+    theirs = load_config(MASK_RCNN)
+    assert ours.model.roi_head == theirs.model.roi_head
+    assert ours.model.test_cfg == theirs.model.test_cfg
+    for name, depth in (('ResNet-50', 50), ('ResNet-101', 101), ('ResNeXt101-64x4d', 101)):
+        cfg = rows[name]['build']()
+        assert cfg.model.backbone.depth == depth and 'init_cfg' not in cfg.model.backbone
+    assert rows['ResNeXt101-64x4d']['build']().model.backbone.groups == 64
+    # mmdet's own PVT detection configs feed the FPN [64, 128, 320, 512].
+    pvt = load_config('mmdet::pvt/retinanet_pvt-s_fpn_1x_coco.py').model
+    for name, layers in (('PVT-Small', [3, 4, 6, 3]), ('PVT-Medium', [3, 4, 18, 3]),
+                         ('PVT-Large', [3, 8, 27, 3])):
+        cfg = rows[name]['build']()
+        assert cfg.model.backbone.num_layers == layers
+        assert cfg.model.neck.in_channels == pvt.neck.in_channels == [64, 128, 320, 512]
+        assert cfg.model.neck.get('start_level', 0) == 0
+        pipeline = cfg.test_dataloader.dataset.pipeline
+        assert [p['scale'] for p in pipeline if p['type'] == 'Resize'] == [(1333, 800)]
+
+
+@pytest.mark.parametrize('name', list(LIGHT_BACKBONES))
+def test_light_backbones_give_strides_4_to_32(name):
+    channels, strides = feature_layout(light_backbone_cfg(name))
+    assert strides == ([8, 16, 32] if name.startswith('ShuffleNet') else [4, 8, 16, 32])
+    assert len(channels) == len(strides) and min(channels) > 0
+
+
+def test_dense_configs_follow_the_backbones_outputs():
+    shuffle = light_backbone_cfg('ShuffleNetV2-x1.5')
+    channels, strides = feature_layout(shuffle)
+    seg = dense_config('semfpn_fasternet_t0_ade20k', shuffle).model
+    assert seg.neck.in_channels == channels and seg.neck.num_outs == 3
+    assert seg.decode_head.feature_strides == strides == [8, 16, 32]
+    assert seg.decode_head.in_index == [0, 1, 2]
+    det = dense_config(RETINANET, shuffle).model
+    assert det.neck.in_channels == channels and det.neck.start_level == 0
+    mobile = dense_config(RETINANET, light_backbone_cfg('MobileNetV2')).model
+    assert mobile.neck.start_level == load_config(RETINANET).model.neck.start_level == 1
+    assert mobile.neck.in_channels == [24, 32, 96, 1280]
+
+
+# ------------------------------------------------- candidates, whole models
+def test_score_thresholds_are_zeroed_and_said():
+    cfg = load_config(MASK_RCNN)
+    assert fix_candidates(cfg) == ['model.test_cfg.rcnn.score_thr: 0.05 -> 0.0 '
+                                   '(max_per_img 100)']
+    assert cfg.model.test_cfg.rcnn.score_thr == 0.0
+    kept = load_config(MASK_RCNN, {'model.test_cfg.rcnn.score_thr': 0.3})
+    assert fix_candidates(kept, keep=['model.test_cfg.rcnn.score_thr']) == []
+    assert kept.model.test_cfg.rcnn.score_thr == 0.3
+    assert fix_candidates(load_config(RETINANET)) == [
+        'model.test_cfg.score_thr: 0.05 -> 0.0 (nms_pre 1000, max_per_img 100)']
+    assert fix_candidates(load_config('semfpn_fasternet_t0_ade20k')) == []
+
+
+def test_a_random_detector_processes_the_same_candidates_whatever_its_weights():
+    """With the thresholds at 0 every image yields max_per_img boxes, for
+    any draw of random weights; with mmdet's 0.05 the count depends on it."""
+    from fasternet_dense.batches import make_test_batches
+    counts = {}
+    for fixed in (False, True):
+        for seed in (0, 1, 2):
+            cfg = dense_config(RETINANET, light_backbone_cfg('FasterNet-T0'),
+                               {'model.test_cfg.max_per_img': 7})
+            if fixed:
+                fix_candidates(cfg)
+            model = build_model(cfg, seed=seed)
+            # A bias that pushes every score down, as a poorly started model does.
+            model.bbox_head.retina_cls.bias.data.fill_(-seed * 3.0)
+            batch = make_test_batches(cfg, 1, 1, (64, 64), synthetic=True)[0][0]
+            with torch.no_grad():
+                counts[fixed, seed] = len(model.test_step(batch)[0].pred_instances)
+    assert [counts[True, s] for s in (0, 1, 2)] == [7, 7, 7]
+    assert len({counts[False, s] for s in (0, 1, 2)}) > 1, counts
+
+
+def test_paper_column_follows_the_device_class_and_the_table():
+    table4 = [dict(paper=dict(gpu_ms=50.0))]
+    table3 = [dict(paper=dict(gpu_fps=100.0, cpu_ms=9.0)), dict(paper=None)]
+    assert paper_column(table4, gpu=True) == 'gpu_ms'
+    assert paper_column(table4, gpu=False) is None
+    assert paper_column(table3, gpu=True) == 'gpu_fps'
+    assert paper_column(table3, gpu=False) == 'cpu_ms'
 
 
 # ------------------------------------------------------ command and files
@@ -229,11 +335,34 @@ def test_a_suite_file_lists_configs_peers_and_backbones(tmp_path):
     assert [r['pair'] for r in suite_rows(str(yaml_file))] == [None, 'FasterNet-T0']
 
 
+def test_a_suite_file_times_whole_models_and_says_what_it_fixed(tmp_path):
+    suite = tmp_path / 'whole.py'
+    caps = {k: v for k, v in SMALL_CAPS.items() if '.rpn.' in k or '.rcnn.' in k}
+    suite.write_text(
+        "suite = [\n"
+        f"    dict(config='maskrcnn_fasternet_t0_toycoco', whole_model=True, label='T0',\n"
+        f"         cfg_options={caps!r}),\n"
+        "    dict(peer='FasterNet-T0', label='T0 backbone', pair='T0'),\n"
+        "]\n")
+    out = tmp_path / 'whole.json'
+    proc = run_tool('benchmark.py', '--suite', str(suite), '--shape', '64', '96', '--iters',
+                    '1', '--warmup', '0', '--json', str(out))
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert 'input: test_step, network input 64x96; 3x64x96' in proc.stdout, proc.stdout
+    assert 'model.test_cfg.rcnn.score_thr: 0.05 -> 0.0 (max_per_img 5)' in proc.stdout
+    assert "the paper has no figure for this device class" in proc.stdout
+    rows = json.loads(out.read_text())['rows']
+    assert [r['kind'] for r in rows] == ['model', 'backbone']
+    # The whole model holds the backbone: more parameters and FLOPs.
+    assert rows[0]['params'] > rows[1]['params'] and rows[0]['flops'] > rows[1]['flops']
+
+
 @pytest.mark.parametrize('content, message', [
     ("suite = []", 'non-empty list'),
     ("suite = [dict(peer='NoSuchNet')]", "unknown peer 'NoSuchNet'"),
     ("suite = [dict(peer='MobileNetV2', config='x')]", 'exactly one of config=, peer='),
     ("suite = [dict(peer='MobileNetV2', colour=1)]", "unknown keys ['colour']"),
+    ("suite = [dict(peer='MobileNetV2', whole_model=True)]", 'give config='),
     ("suite = [dict(peer='MobileNetV2', pair='ResNet')]", "pair 'ResNet'"),
 ])
 def test_bad_suite_files_are_one_clear_line(tmp_path, content, message):
@@ -248,6 +377,8 @@ def test_bad_suite_files_are_one_clear_line(tmp_path, content, message):
     (['--suite', 'paper-operators', 'semfpn_fasternet_t0_ade20k'], 'give either a CONFIG'),
     (['semfpn_fasternet_t0_ade20k', '--plot', 'x.png'], 'go with --suite'),
     (['--suite', 'paper-operators', '--shape', '64', '64'], 'does not apply'),
+    (['--suite', 'paper-coco', '--shape', '64', '64'], "its inputs are the paper's"),
+    (['--suite', 'mine.py', '--cfg-options', 'model.x=1'], 'applies to the named suites'),
     (['--suite', 'paper-operators', '--device', 'cuda'], 'needs a CUDA GPU'),
 ])
 def test_bad_suite_arguments_are_one_line_errors(capsys, args, message):
