@@ -58,11 +58,19 @@ pip install -q -r "$VENV/requirements-no-mmcv.txt"
 key=$(build_key)
 wheels=$WHEELHOUSE/$key
 if ! compgen -G "$wheels/mmcv-*.whl" > /dev/null; then
-  echo "setup: building $MMCV_REQ with compiled ops for $key (11 to 25 minutes on 2 cores, once per torch build)"
+  echo "setup: building $MMCV_REQ with compiled ops for $key (once per torch build)"
   mkdir -p "$WHEELHOUSE"
   tmp=$(mktemp -d "$WHEELHOUSE/.build.XXXXXX")
-  MMCV_WITH_OPS=1 MAX_JOBS=${MAX_JOBS:-$(nproc)} \
+  trap 'rm -rf "$tmp"' EXIT   # a failed or interrupted build leaves nothing behind
+  # Two things make the compile several times faster without changing the
+  # code compiled: Python's own compile flags with debug information off
+  # (-g0; the ops' objects are 100 times smaller), and scripts/pch-cxx,
+  # which precompiles the torch headers that most op sources start with.
+  cflags=$("$VENV/bin/python" -c 'import sysconfig; print(sysconfig.get_config_var("CFLAGS") or "")')
+  CFLAGS="$cflags -g0" CXX="$ROOT/scripts/pch-cxx" PCH_REAL_CXX=${CXX:-c++} PCH_DIR="$tmp/pch" \
+    MMCV_WITH_OPS=1 MAX_JOBS=${MAX_JOBS:-$(nproc)} \
     pip wheel --no-cache-dir --no-deps --no-build-isolation -w "$tmp" "$MMCV_REQ"
+  rm -rf "$tmp/pch"
   rm -rf "$wheels"
   mv "$tmp" "$wheels"   # whole folder at once: a killed build leaves no half wheel
 fi

@@ -15,4 +15,4 @@ fi
 for arg in "$@"; do
   if [[ $arg == -m* ]]; then select=(); fi
 done
-exec .venv/bin/python -m pytest tests -q -rs "${select[@]}" "$@"
+exec .venv/bin/python -m pytest tests -q -rs --durations=15 "${select[@]}" "$@"
