@@ -146,7 +146,6 @@ class Benchmark:
             spec['task'] = task_of(cfg)
             if not self.backbone_only and spec['checkpoint'] is None and spec['task'] == 'mmdet':
                 spec['candidates'] = fix_candidates(cfg, keep=list(spec['cfg_options']))
-                spec['score_thr_zero'] = bool(spec['candidates'])
             model = build_model(cfg, spec['checkpoint'], self.device)
             if (models and spec['checkpoint'] is None and self.specs[0]['checkpoint'] is None
                     and same_layout(models[0], model)):

@@ -4,7 +4,7 @@ numbers come from :mod:`~fasternet_dense.benchmark`,
 :mod:`~fasternet_dense.complexity` and :mod:`~fasternet_dense.export`.
 """
 import os.path as osp
-from typing import Dict, Optional, Sequence
+from typing import Dict, List, Optional, Sequence
 
 # Whole-model Semantic FPN peers on ADE20K at 512x512 (params M, GFLOPs, mIoU).
 SEG_PEERS = (('ResNet-18', 16, 32, 32.9), ('PVT-Tiny', 17, 33, 35.7),
@@ -60,11 +60,18 @@ def format_benchmark(result: Dict[str, object]) -> str:
         lines.append(f"warning: the machine was busy (1-min load {load:.1f} on "
                      f"{machine['cpu_count']} cores); multi-threaded timings suffer most, "
                      "compare the interleaved ratio or use --threads 1")
-    fixed = sorted({c for m in result['models'] for c in m.get('candidates', ())})
-    if fixed:
-        lines.append('note: random weights, so every score threshold is 0 and each stage '
-                     'processes its full caps: ' + '; '.join(fixed))
+    lines += _candidates_lines(result['models'], 'note: ')
     return '\n'.join(lines)
+
+
+def _candidates_lines(models, prefix: str = '') -> List[str]:
+    """The line saying which score thresholds were set to 0
+    (:func:`~fasternet_dense.inference.fix_candidates`), if any were."""
+    fixed = sorted({c for m in models for c in m.get('candidates', ())})
+    if not fixed:
+        return []
+    return [f'{prefix}random weights, so every score threshold is 0 and each stage '
+            'processes its full caps: ' + '; '.join(fixed)]
 
 
 def _reference_lines(result: Dict[str, object]) -> str:
@@ -190,7 +197,6 @@ def format_suite(result: Dict[str, object]) -> str:
     notes = sorted({f"{r['label']}: {r['note']}" for r in result['rows'] if r['note']})
     notes += [f"{r['label']}: {r['fold']}" for r in result['rows']
               if r['fold'] not in ('folded', 'off')]
-    fixed = sorted({c for r in result['rows'] for c in r.get('candidates', ())})
     paper_note = (f"the same ratio from the paper's {PAPER_COLUMNS[column]} column."
                   if column else 'the paper has no figure for this device class.')
     lines += ['', 'speed-up: median of the row / median of its pair (the FasterNet row, or '
@@ -201,9 +207,7 @@ def format_suite(result: Dict[str, object]) -> str:
               + (' (whole models: backbone, neck and heads without post-processing).'
                  if any(r.get('kind') == 'model' for r in result['rows']) else '.'),
               'input: ' + '; '.join(i for i in inputs if i)]
-    if fixed:
-        lines.append('random weights, so every score threshold is 0 and each stage processes '
-                     'its full caps: ' + '; '.join(fixed))
+    lines += _candidates_lines(result['rows'])
     lines += notes
     return '\n'.join(lines)
 

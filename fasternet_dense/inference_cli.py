@@ -81,11 +81,14 @@ def benchmark_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _write_json(result: dict, path: Optional[str]) -> None:
-    """``--json FILE``: every number and the machine, written atomically."""
+def _write_json(result: dict, path: Optional[str], quiet: bool = False) -> None:
+    """``--json FILE``: every number and the machine, written atomically
+    (a suite rewrites it after every round, so a stopped run keeps what it
+    timed)."""
     if path:
         atomic_write_text(json.dumps(result, indent=1, default=str), path)
-        print(f'wrote {path}')
+        if not quiet:
+            print(f'wrote {path}')
 
 
 def _suite(args: argparse.Namespace) -> None:
@@ -98,7 +101,9 @@ def _suite(args: argparse.Namespace) -> None:
     result = run_suite(args.suite, rows, device=args.device, threads=args.threads,
                        batch_size=args.batch_size, iters=args.iters or 10,
                        warmup=2 if args.warmup is None else args.warmup,
-                       fuse=not args.no_fuse)
+                       fuse=not args.no_fuse,
+                       on_round=(lambda partial: _write_json(partial, args.json, quiet=True))
+                       if args.json else None)
     print(format_suite(result))
     _write_json(result, args.json)
     if args.plot:

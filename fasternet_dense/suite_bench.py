@@ -118,8 +118,8 @@ def _prepare_model(spec: dict, fuse: bool, batch_size: int) -> Dict[str, object]
     deploy = ', '.join(deploy_model(model)) or None
     model.eval()
     shape = tuple(spec['shape']) or None
-    one = make_test_batches(cfg, 1, 1, shape, synthetic=True)[0][0]
     batch = make_test_batches(cfg, batch_size, 1, shape, synthetic=True)[0][0]
+    one = batch if batch_size == 1 else make_test_batches(cfg, 1, 1, shape, synthetic=True)[0][0]
     with torch.no_grad():
         data = model.data_preprocessor(one, False)
     flops = model_flops(model, data['inputs'], data['data_samples'])[0]
@@ -161,7 +161,9 @@ def paper_column(rows: Sequence[dict], gpu: bool) -> Optional[str]:
 
 def run_suite(name: str, rows: Sequence[dict], device: str = 'cpu',
               threads: Optional[int] = None, batch_size: Optional[int] = None,
-              iters: int = 10, warmup: int = 2, fuse: bool = True) -> Dict[str, object]:
+              iters: int = 10, warmup: int = 2, fuse: bool = True,
+              on_round: Optional[Callable[[Dict[str, object]], None]] = None
+              ) -> Dict[str, object]:
     """Time ``rows`` (from :func:`~fasternet_dense.suites.suite_rows`).
 
     Args:
@@ -172,9 +174,11 @@ def run_suite(name: str, rows: Sequence[dict], device: str = 'cpu',
         iters, warmup: timed and untimed rounds; every network runs once a
             round.
         fuse: fold batch norms (the paper's protocol).
+        on_round: called after every timed round with the result so far
+            (``rounds`` says how many are in it), e.g. to save it.
 
     Returns:
-        ``dict(suite, settings, machine, date, rows)``; each row has label,
+        ``dict(suite, date, settings, rounds, machine, wall_s, rows)``; each row has label,
         group, pair, note, kind, params, flops (one image), deploy, fold,
         input, candidates, ``times_ms``, the
         :func:`~fasternet_dense.timing.summarize` numbers,
@@ -202,22 +206,29 @@ def run_suite(name: str, rows: Sequence[dict], device: str = 'cpu',
             steps.append(p['call'](p['model'], device))
         logger.info(f'suite {name}: {len(steps)} networks, {iters} rounds after {warmup} '
                     f'warm-up, batch {batch_size}, {torch.get_num_threads()} threads')
+
+        def result(times: List[List[float]]) -> Dict[str, object]:
+            machine = machine_info(device)
+            out_rows = []
+            for p, t in zip(prepared, times):
+                r = {k: v for k, v in p.items() if k not in ('model', 'build', 'call')}
+                r.update(times_ms=list(t), **summarize(t, batch_size))
+                r['gflops_per_s'] = p['flops'] * batch_size / (r['median_ms'] / 1000.0) / 1e9
+                out_rows.append(r)
+            column = paper_column(out_rows, gpu)
+            _ratios(out_rows, column)
+            return dict(suite=name, date=time.strftime('%Y-%m-%d %H:%M:%S'),
+                        settings=dict(device=device, batch_size=batch_size, iters=iters,
+                                      warmup=warmup, threads=machine['torch_threads'],
+                                      fuse=fuse, paper_column=column),
+                        rounds=len(times[0]), machine=machine,
+                        wall_s=time.time() - start, rows=out_rows)
+
         with torch.inference_mode():
-            times = time_interleaved(steps, iters, warmup, device_sync(device))
-        machine = machine_info(device)
-    out_rows = []
-    for p, t in zip(prepared, times):
-        r = {k: v for k, v in p.items() if k not in ('model', 'build', 'call')}
-        r.update(times_ms=t, **summarize(t, batch_size))
-        r['gflops_per_s'] = p['flops'] * batch_size / (r['median_ms'] / 1000.0) / 1e9
-        out_rows.append(r)
-    column = paper_column(out_rows, gpu)
-    _ratios(out_rows, column)
-    return dict(suite=name, date=time.strftime('%Y-%m-%d %H:%M:%S'),
-                settings=dict(device=device, batch_size=batch_size, iters=iters,
-                              warmup=warmup, threads=machine['torch_threads'], fuse=fuse,
-                              paper_column=column),
-                machine=machine, wall_s=time.time() - start, rows=out_rows)
+            times = time_interleaved(
+                steps, iters, warmup, device_sync(device),
+                None if on_round is None else lambda t: on_round(result(t)))
+        return result(times)
 
 
 __all__ = ['FOLD_TOLERANCE', 'prepare_row', 'paper_column', 'run_suite']

@@ -83,7 +83,7 @@ def row(label: str, build: Callable[[], object], shape, paper: Optional[dict] = 
                 group=group, note=note, kind=kind)
 
 
-def _imagenet_rows(shape: Optional[Tuple[int, int]] = None, cfg_options=None) -> List[dict]:
+def _imagenet_rows(shape: Optional[Tuple[int, int]] = None) -> List[dict]:
     rows = []
 
     def add(name, paper, pair, note=''):
@@ -123,7 +123,7 @@ def _operator(operator: str, channels: int) -> nn.Module:
     raise ConfigError(f'Unknown operator {operator!r}; known: {", ".join(OPERATORS)}.')
 
 
-def _operator_rows(shape: Optional[Tuple[int, int]] = None, cfg_options=None) -> List[dict]:
+def _operator_rows(shape: Optional[Tuple[int, int]] = None) -> List[dict]:
     rows = []
     for fmap in OPERATOR_MAPS:
         group = 'x'.join(map(str, fmap))
@@ -276,11 +276,15 @@ def _seeds_light_rows(shape: Optional[Tuple[int, int]] = None, cfg_options=None)
     return sorted(rows, key=lambda r: order.index(r['group']))
 
 
+# Suites of whole models: their builders also take the configs' cfg_options.
+MODEL_SUITES: Dict[str, Callable[..., List[dict]]] = {
+    'paper-coco': _coco_rows,
+    'seeds-light': _seeds_light_rows,
+}
 SUITES: Dict[str, Callable[..., List[dict]]] = {
     'paper-imagenet': _imagenet_rows,
     'paper-operators': _operator_rows,
-    'paper-coco': _coco_rows,
-    'seeds-light': _seeds_light_rows,
+    **MODEL_SUITES,
 }
 
 
@@ -367,14 +371,20 @@ def suite_rows(suite: str, shape: Optional[Sequence[int]] = None,
     ``cfg_options``: overrides for the configs of a named suite's whole
     models (e.g. smaller ``nms_pre`` caps).
     """
-    if suite in SUITES:
-        return SUITES[suite](None if shape is None else tuple(shape), cfg_options)
+    shape = None if shape is None else tuple(shape)
+    if suite in MODEL_SUITES:
+        return MODEL_SUITES[suite](shape, cfg_options)
+    if cfg_options and suite in SUITES:
+        raise ConfigError(f'--cfg-options applies to the suites of whole models '
+                          f'({", ".join(MODEL_SUITES)}); {suite} times bare networks.')
     if cfg_options:
-        raise ConfigError('--cfg-options applies to the named suites; in a suite file, give '
-                          'each entry its own cfg_options.')
-    return load_suite_file(suite, None if shape is None else tuple(shape))
+        raise ConfigError('--cfg-options applies to the named suites of whole models; in a '
+                          'suite file, give each entry its own cfg_options.')
+    if suite in SUITES:
+        return SUITES[suite](shape)
+    return load_suite_file(suite, shape)
 
 
-__all__ = ['SUITES', 'EXTRA_IMAGENET', 'FIXED_INPUT', 'COCO_MODELS', 'LIGHT_BACKBONES',
+__all__ = ['SUITES', 'MODEL_SUITES', 'EXTRA_IMAGENET', 'FIXED_INPUT', 'COCO_MODELS', 'LIGHT_BACKBONES',
            'LIGHT_HEADS', 'StackedOperator', 'row', 'feature_layout', 'set_test_scale',
            'dense_config', 'light_backbone_cfg', 'suite_rows', 'load_suite_file']

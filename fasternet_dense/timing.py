@@ -47,10 +47,13 @@ def summarize(times_ms: Sequence[float], batch_size: int) -> Dict[str, float]:
 
 
 def time_interleaved(steps: Sequence[Callable[[int], object]], iters: int, warmup: int,
-                     sync: Callable[[], None] = lambda: None) -> List[List[float]]:
+                     sync: Callable[[], None] = lambda: None,
+                     on_round: Optional[Callable[[List[List[float]]], None]] = None
+                     ) -> List[List[float]]:
     """Run ``steps`` in turn (A B A B ...): ``warmup`` untimed rounds, then
     ``iters`` timed ones. Each step gets the round index. Returns per-step
-    wall times in ms."""
+    wall times in ms; ``on_round(times)`` sees them after every timed
+    round."""
     for i in range(warmup):
         for step in steps:
             step(i)
@@ -63,6 +66,8 @@ def time_interleaved(steps: Sequence[Callable[[int], object]], iters: int, warmu
             step(i)
             sync()
             times[k].append((time.perf_counter() - start) * 1000.0)
+        if on_round is not None:
+            on_round(times)
     return times
 
 

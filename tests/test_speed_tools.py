@@ -138,7 +138,8 @@ def test_whole_detector_benchmark_interleaves_two_models():
     for m in (a, b):
         _check_timings(m, 2)
         # Random weights: the RoI score threshold is lifted so masks are pasted.
-        assert m['score_thr_zero']
+        assert m['candidates'] == ['model.test_cfg.rcnn.score_thr: 0.05 -> 0.0 '
+                                   '(max_per_img 5)']
     assert result['ratio'] == pytest.approx(b['median_ms'] / a['median_ms'])
 
 

@@ -16,9 +16,9 @@ from fasternet_dense.paper import OPERATOR_MAPS, TABLE1, TABLE3, TABLE4
 from fasternet_dense.peers import FASTERNET, PEERS, UNAVAILABLE, build_peer
 from fasternet_dense.runner import load_config
 from fasternet_dense.suite_bench import paper_column, prepare_row, run_suite
-from fasternet_dense.suites import (FIXED_INPUT, LIGHT_BACKBONES, SUITES, StackedOperator,
-                                   dense_config, feature_layout, light_backbone_cfg, row,
-                                   suite_rows)
+from fasternet_dense.suites import (FIXED_INPUT, LIGHT_BACKBONES, MODEL_SUITES, SUITES,
+                                   StackedOperator, dense_config, feature_layout,
+                                   light_backbone_cfg, row, suite_rows)
 from fasternet_dense.timing import time_interleaved
 
 PVT_SMALL = dict(type='mmdet.PyramidVisionTransformer', num_layers=[1, 1, 1, 1])
@@ -163,7 +163,7 @@ def test_medians_and_pair_ratios_from_a_fake_timer(monkeypatch):
     round that the median ignores."""
     durations = iter([1, 2, 4] * 2 + [1, 2, 4, 9, 9, 9] + [1, 2, 4] * 2)
 
-    def fake_timer(steps, iters, warmup, sync):
+    def fake_timer(steps, iters, warmup, sync, on_round=None):
         out = [[] for _ in steps]
         for i in range(warmup + iters):
             for k, step in enumerate(steps):
@@ -189,7 +189,7 @@ def test_medians_and_pair_ratios_from_a_fake_timer(monkeypatch):
 # ------------------------------------------------------------ every suite
 @pytest.mark.parametrize('suite', sorted(SUITES))
 def test_every_suite_builds_each_network_and_times_one_round(suite):
-    whole = suite in ('paper-coco', 'seeds-light')
+    whole = suite in MODEL_SUITES
     rows = suite_rows(suite, TINY[suite], SMALL_CAPS if whole else None)
     assert {r['kind'] for r in rows} == {'model' if whole else 'backbone'}
     result = run_suite(suite, rows, iters=1, warmup=0)
@@ -315,6 +315,35 @@ def test_suite_command_writes_table_json_and_picture(tmp_path):
     assert pic.read_bytes()[:8] == b'\x89PNG\r\n\x1a\n' and pic.stat().st_size > 20000
 
 
+def test_a_stopped_suite_run_keeps_the_rounds_it_timed(tmp_path, monkeypatch):
+    """--json is rewritten after every round: a run killed in round 3
+    leaves a readable file with the two rounds before it."""
+    import fasternet_dense.suite_bench as suite_bench
+    real = suite_bench.time_interleaved
+
+    def killed_in_round_three(steps, iters, warmup, sync, on_round):
+        seen = []
+
+        def record(times):
+            seen.append(len(times[0]))
+            if len(seen) == 3:
+                raise KeyboardInterrupt
+            on_round(times)
+
+        return real(steps, iters, warmup, sync, record)
+
+    monkeypatch.setattr(suite_bench, 'time_interleaved', killed_in_round_three)
+    suite, out = tmp_path / 'two.yaml', tmp_path / 'two.json'
+    suite.write_text('- peer: FasterNet-T0\n- {peer: MobileNetV2, pair: FasterNet-T0}\n')
+    with pytest.raises(KeyboardInterrupt):
+        benchmark_main(['--suite', str(suite), '--shape', '64', '64', '--iters', '5',
+                        '--warmup', '0', '--json', str(out)])
+    result = json.loads(out.read_text())
+    assert result['rounds'] == 2 and result['settings']['iters'] == 5
+    assert [len(r['times_ms']) for r in result['rows']] == [2, 2]
+    assert result['rows'][1]['pair_speedup'] > 0
+
+
 def test_a_suite_file_lists_configs_peers_and_backbones(tmp_path):
     suite = tmp_path / 'mine.py'
     suite.write_text(
@@ -379,6 +408,7 @@ def test_bad_suite_files_are_one_clear_line(tmp_path, content, message):
     (['--suite', 'paper-operators', '--shape', '64', '64'], 'does not apply'),
     (['--suite', 'paper-coco', '--shape', '64', '64'], "its inputs are the paper's"),
     (['--suite', 'mine.py', '--cfg-options', 'model.x=1'], 'applies to the named suites'),
+    (['--suite', 'paper-operators', '--cfg-options', 'model.x=1'], 'times bare networks'),
     (['--suite', 'paper-operators', '--device', 'cuda'], 'needs a CUDA GPU'),
 ])
 def test_bad_suite_arguments_are_one_line_errors(capsys, args, message):
