@@ -67,7 +67,8 @@ if ! compgen -G "$wheels/mmcv-*.whl" > /dev/null; then
   # (-g0; the ops' objects are 100 times smaller), and scripts/pch-cxx,
   # which precompiles the torch headers that most op sources start with.
   cflags=$("$VENV/bin/python" -c 'import sysconfig; print(sysconfig.get_config_var("CFLAGS") or "")')
-  CFLAGS="$cflags -g0" CXX="$ROOT/scripts/pch-cxx" PCH_REAL_CXX=${CXX:-c++} PCH_DIR="$tmp/pch" \
+  real_cxx=${CXX:-c++}
+  CFLAGS="$cflags -g0" CXX="$ROOT/scripts/pch-cxx" PCH_REAL_CXX=$real_cxx PCH_DIR="$tmp/pch" \
     MMCV_WITH_OPS=1 MAX_JOBS=${MAX_JOBS:-$(nproc)} \
     pip wheel --no-cache-dir --no-deps --no-build-isolation -w "$tmp" "$MMCV_REQ"
   rm -rf "$tmp/pch"
