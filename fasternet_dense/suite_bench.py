@@ -178,8 +178,8 @@ def run_suite(name: str, rows: Sequence[dict], device: str = 'cpu',
             (``rounds`` says how many are in it), e.g. to save it.
 
     Returns:
-        ``dict(suite, date, settings, rounds, machine, wall_s, rows)``; each row has label,
-        group, pair, note, kind, params, flops (one image), deploy, fold,
+        ``dict(suite, date, settings, rounds, machine, wall_s, rows)``; each
+        row has label, group, pair, note, kind, params, flops (one image), deploy, fold,
         input, candidates, ``times_ms``, the
         :func:`~fasternet_dense.timing.summarize` numbers,
         ``gflops_per_s`` (multiply-adds), the paper's figures and

@@ -374,10 +374,10 @@ def suite_rows(suite: str, shape: Optional[Sequence[int]] = None,
     shape = None if shape is None else tuple(shape)
     if suite in MODEL_SUITES:
         return MODEL_SUITES[suite](shape, cfg_options)
-    if cfg_options and suite in SUITES:
-        raise ConfigError(f'--cfg-options applies to the suites of whole models '
-                          f'({", ".join(MODEL_SUITES)}); {suite} times bare networks.')
     if cfg_options:
+        if suite in SUITES:
+            raise ConfigError(f'--cfg-options applies to the suites of whole models '
+                              f'({", ".join(MODEL_SUITES)}); {suite} times bare networks.')
         raise ConfigError('--cfg-options applies to the named suites of whole models; in a '
                           'suite file, give each entry its own cfg_options.')
     if suite in SUITES:
@@ -385,6 +385,7 @@ def suite_rows(suite: str, shape: Optional[Sequence[int]] = None,
     return load_suite_file(suite, shape)
 
 
-__all__ = ['SUITES', 'MODEL_SUITES', 'EXTRA_IMAGENET', 'FIXED_INPUT', 'COCO_MODELS', 'LIGHT_BACKBONES',
-           'LIGHT_HEADS', 'StackedOperator', 'row', 'feature_layout', 'set_test_scale',
-           'dense_config', 'light_backbone_cfg', 'suite_rows', 'load_suite_file']
+__all__ = ['SUITES', 'MODEL_SUITES', 'EXTRA_IMAGENET', 'FIXED_INPUT', 'COCO_MODELS',
+           'LIGHT_BACKBONES', 'LIGHT_HEADS', 'StackedOperator', 'row', 'feature_layout',
+           'set_test_scale', 'dense_config', 'light_backbone_cfg', 'suite_rows',
+           'load_suite_file']
