@@ -3,7 +3,8 @@
 Importing this package registers its modules in mmengine's root registries
 (reachable from mmdet and mmseg configs through
 ``custom_imports=dict(imports=['fasternet_dense'])``): the ``FasterNet``
-backbone, ``CrashSafeRunner`` and ``StepSeedHook``. Its one change to
+backbone, its ``PartialConv`` and ``FasterNetBlock`` modules,
+``CrashSafeRunner`` and ``StepSeedHook``. Its one change to
 another package is mmengine's checkpoint loading through torch's safe
 ``weights_only`` loader (listed in :mod:`fasternet_dense.patches`). It does
 not import mmdet or mmseg.

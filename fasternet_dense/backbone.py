@@ -98,15 +98,20 @@ def resolve_arch(arch: Union[str, dict]) -> dict:
     return settings
 
 
+@MODELS.register_module()
 class PartialConv(nn.Module):
     """PConv: a 3x3 conv on the first ``dim // n_div`` channels only.
 
     Input and output are ``(N, dim, H, W)``; the other channels pass through.
     The attribute name ``partial_conv3`` keeps the official checkpoint keys.
+    Registered, so any config builds it: ``dict(type='PartialConv', dim=64)``.
     """
 
-    def __init__(self, dim: int, n_div: int):
+    def __init__(self, dim: int, n_div: int = 4):
         super().__init__()
+        if not 1 <= n_div <= dim:
+            raise ConfigError(f'PartialConv: n_div={n_div} must be between 1 and dim={dim} '
+                              '(the conv sees dim // n_div channels).')
         self.dim_conv = dim // n_div
         self.dim_untouched = dim - self.dim_conv
         self.partial_conv3 = nn.Conv2d(self.dim_conv, self.dim_conv, 3, 1, 1, bias=False)
@@ -116,8 +121,13 @@ class PartialConv(nn.Module):
         return torch.cat((self.partial_conv3(x1), x2), dim=1)
 
 
+@MODELS.register_module()
 class FasterNetBlock(nn.Module):
     """PConv -> 1x1 (dim -> hidden) -> norm -> act -> 1x1 (hidden -> dim) -> + x.
+
+    Registered, so a user's neck or backbone config can build it
+    (``dict(type='FasterNetBlock', dim=128)``: the paper's defaults, MLP ratio
+    2, ``n_div`` 4, batch norm and ReLU). Input and output are ``(N, dim, H, W)``.
 
     Training uses the paper's split/concatenate formulation
     (:meth:`forward_reference`). In eval mode with a batch norm that has
@@ -128,9 +138,12 @@ class FasterNetBlock(nn.Module):
     the reference path. Neither path writes into its input.
     """
 
-    def __init__(self, dim: int, n_div: int, mlp_ratio: float, drop_path: float,
-                 norm_cfg: dict, act_cfg: dict, fast_inference: bool = True):
+    def __init__(self, dim: int, n_div: int = 4, mlp_ratio: float = 2.0,
+                 drop_path: float = 0.0, norm_cfg: Optional[dict] = None,
+                 act_cfg: Optional[dict] = None, fast_inference: bool = True):
         super().__init__()
+        norm_cfg = dict(type='BN') if norm_cfg is None else norm_cfg
+        act_cfg = dict(type='ReLU') if act_cfg is None else act_cfg
         hidden = int(dim * mlp_ratio)
         self.spatial_mixing = PartialConv(dim, n_div)
         # Indices 0, 1, 3 keep the official checkpoint keys mlp.{0,1,3}.
@@ -204,6 +217,16 @@ class FasterNetBlock(nn.Module):
         hid.baddbmm_(w1[:, :cp_].to(hid.dtype).expand(n, -1, -1), ym.to(hid.dtype))
         out = torch.baddbmm(xm, w2.expand(n, -1, -1), self._activate(hid))
         return out.view(n, c, h, w)
+
+    def fuse(self) -> 'FasterNetBlock':
+        """Fold the batch norm into the first 1x1 conv (inference only, in
+        place); a block whose norm has no running statistics raises
+        :class:`ConfigError` and is left as it was."""
+        check_foldable(self)
+        self.eval()
+        with torch.no_grad():
+            self.mlp[1] = fold_into_conv(self.mlp[0], self.mlp[1])
+        return self
 
     def _activate(self, hid: torch.Tensor) -> torch.Tensor:
         """The block's activation on a temporary it may overwrite."""
@@ -425,7 +448,7 @@ class FasterNet(BaseModule):
                     stage.downsample.norm = fold_into_conv(stage.downsample.reduction,
                                                            stage.downsample.norm)
                 for block in stage.blocks:
-                    block.mlp[1] = fold_into_conv(block.mlp[0], block.mlp[1])
+                    block.fuse()
             for i in self.out_indices:
                 setattr(self, f'norm{i}', fold_norm(getattr(self, f'norm{i}')))
         self.deployed = True

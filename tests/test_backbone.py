@@ -279,6 +279,81 @@ def test_fuse_refuses_norms_without_running_statistics_and_leaves_the_model():
             assert torch.equal(a, b)
 
 
+def test_partial_conv_from_a_config_convolves_the_first_channels_only():
+    from mmengine.registry import MODELS
+    torch.manual_seed(0)
+    pconv = MODELS.build(dict(type='PartialConv', dim=64, n_div=4))
+    x = torch.randn(2, 64, 9, 11)
+    with torch.no_grad():
+        out = pconv(x)
+        expected = torch.nn.functional.conv2d(x[:, :16], pconv.partial_conv3.weight, padding=1)
+    torch.testing.assert_close(out[:, :16], expected)
+    assert torch.equal(out[:, 16:], x[:, 16:])
+    with pytest.raises(ConfigError, match='n_div=0 must be between 1 and dim=64'):
+        MODELS.build(dict(type='PartialConv', dim=64, n_div=0))
+
+
+def test_a_block_from_a_config_runs_fast_and_fuses_on_its_own():
+    from mmdet.registry import MODELS as DET_MODELS
+    torch.manual_seed(0)
+    block = DET_MODELS.build(dict(type='FasterNetBlock', dim=48))  # found in the root registry
+    assert block.spatial_mixing.dim_conv == 12 and block.mlp[0].out_channels == 96
+    assert isinstance(block.mlp[2], torch.nn.ReLU)
+    randomize_norms(block)
+    block.eval()
+    x = torch.randn(2, 48, 10, 12)
+    with torch.no_grad():
+        reference = block.forward_reference(x)
+        torch.testing.assert_close(block(x), reference, rtol=0, atol=1e-5)
+        fused = copy.deepcopy(block).fuse()
+        assert not any(isinstance(m, _BatchNorm) for m in fused.modules())
+        torch.testing.assert_close(fused(x), reference, rtol=0, atol=1e-4)
+    stats_free = DET_MODELS.build(dict(type='FasterNetBlock', dim=48, norm_cfg=NO_RUNNING_STATS))
+    with pytest.raises(ConfigError, match='track_running_stats=False'):
+        stats_free.fuse()
+    assert isinstance(stats_free.mlp[1], _BatchNorm)
+
+
+def _readme_block_after(heading: str) -> str:
+    with open(osp.join(ROOT, 'README.md')) as f:
+        text = f.read()
+    section = text.split(heading, 1)[1]
+    return section.split('```python\n', 1)[1].split('```', 1)[0]
+
+
+def test_the_readme_example_neck_with_faster_net_blocks_builds_runs_and_fuses():
+    from mmdet.registry import MODELS as DET_MODELS
+    from fasternet_dense import FasterNetBlock
+    code = _readme_block_after('### PConv and FasterNet blocks in your own modules')
+    namespace = {}
+    exec(compile(code, 'README.md', 'exec'), namespace)
+    torch.manual_seed(0)
+    try:
+        neck = DET_MODELS.build(dict(type='PConvFPN', in_channels=[40, 80, 160, 320],
+                                     out_channels=32, num_outs=5, num_blocks=2))
+        backbone = FasterNet('t0')
+        feats = backbone(torch.randn(1, 3, 128, 192))
+        neck.train()
+        outs = neck(feats)
+        sum(o.sum() for o in outs).backward()
+        assert [tuple(o.shape) for o in outs] == [
+            (1, 32, 128 // s, 192 // s) for s in (4, 8, 16, 32, 64)]
+        assert sum(isinstance(m, FasterNetBlock) for m in neck.modules()) == 10
+        assert all(b.mlp[0].weight.grad is not None
+                   for b in neck.modules() if isinstance(b, FasterNetBlock))
+        randomize_norms(neck)
+        neck.eval()
+        with torch.no_grad():
+            expected = neck(feats)
+            for block in neck.modules():
+                if isinstance(block, FasterNetBlock):
+                    block.fuse()
+            for e, g in zip(expected, neck(feats)):
+                torch.testing.assert_close(g, e, rtol=0, atol=1e-4)
+    finally:
+        DET_MODELS.module_dict.pop('PConvFPN', None)
+
+
 def test_builds_through_mmdet_and_mmseg_registries():
     from mmdet.registry import MODELS as DET_MODELS
     from mmseg.registry import MODELS as SEG_MODELS
