@@ -7,7 +7,8 @@ convolution before it: ``W' = W * s``, ``b' = (b - mean) * s + beta`` with
 statistics (``track_running_stats=False``) normalises each batch with its own
 statistics even in eval mode, so it is no fixed map and cannot be folded.
 """
-from typing import List, Optional, Tuple
+from collections import Counter
+from typing import List, Optional, Set, Tuple
 
 import torch
 import torch.nn as nn
@@ -118,8 +119,17 @@ def fuse_conv_bn(module: nn.Module) -> nn.Module:
     registers two convs, then their two norms: the second pair folds). Where
     registration order may differ from the order of the forward, compare the
     outputs before and after (the peer suites do). Batch norms whose class
-    changes the forward (timm's ``BatchNormAct2d``) stay.
+    changes the forward (timm's ``BatchNormAct2d``) stay, and so do the norms
+    of a conv shared by several modules (RTMDet's head shares its convs
+    across levels, each level with its own norms): folding one level's norm
+    would change the others.
     """
+    counts = Counter(id(m) for _, m in module.named_modules(remove_duplicate=False))
+    _fuse_conv_bn(module, {key for key, n in counts.items() if n > 1})
+    return module
+
+
+def _fuse_conv_bn(module: nn.Module, shared: Set[int]) -> None:
     last_conv = None
     for name, child in module.named_children():
         if (_plain_batch_norm(child) and last_conv is not None
@@ -127,10 +137,9 @@ def fuse_conv_bn(module: nn.Module) -> nn.Module:
             module._modules[name] = fold_into_conv(last_conv, child)
             last_conv = None
         elif isinstance(child, nn.Conv2d):
-            last_conv = child
+            last_conv = None if id(child) in shared else child
         else:
-            fuse_conv_bn(child)
-    return module
+            _fuse_conv_bn(child, shared)
 
 
 __all__ = ['foldable', 'check_foldable', 'fold_bn', 'fold_norm', 'fold_into_conv', 'fuse_conv_bn',

@@ -15,6 +15,7 @@ from typing import Dict, List, Optional, Sequence, Tuple
 import torch
 import torch.nn as nn
 from mmengine.config import Config
+from mmengine.model import revert_sync_batchnorm
 from mmengine.registry import DefaultScope
 
 from .backbone import FasterNet, use_fast_inference
@@ -44,13 +45,16 @@ def build_model(cfg: Config, checkpoint: Optional[str] = None, device: str = 'cp
 
     ``init_weights`` is not called, so backbones keep their seeded random
     initial weights and never look for their pretrained file; ``checkpoint``,
-    when given, is loaded into the whole model.
+    when given, is loaded into the whole model. Synchronised batch norms
+    (RTMDet's ``SyncBN``) become plain ones, as mmengine's runner does
+    outside distributed runs.
     """
     scope = task_of(cfg)
     registry = task_registries(scope).MODELS
     torch.manual_seed(seed)
     with DefaultScope.overwrite_default_scope(scope):
         model = registry.build(copy.deepcopy(cfg.model))
+    model = revert_sync_batchnorm(model)
     if checkpoint is not None:
         if not osp.isfile(checkpoint):
             raise MissingFileError(f'Checkpoint {checkpoint} not found.')

@@ -146,8 +146,12 @@ def build_backbone(cfg: dict, scope: Optional[str] = None) -> nn.Module:
     import mmpretrain.models  # noqa: F401  registers mmpretrain's backbones
     from mmengine.registry import MODELS
 
+    from mmengine.model import revert_sync_batchnorm
+
     from . import backbone  # noqa: F401  registers FasterNet
-    model = MODELS.build(scoped(cfg, scope))
+    # Synchronised batch norms (RTMDet's SyncBN) become plain ones, as
+    # mmengine's runner makes them outside distributed runs.
+    model = revert_sync_batchnorm(MODELS.build(scoped(cfg, scope)))
     model.eval()  # not chained: some train() overrides return None
     return model
 
