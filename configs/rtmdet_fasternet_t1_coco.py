@@ -1,0 +1,28 @@
+# RTMDet-s with a FasterNet-T1 backbone in place of CSPNeXt, COCO,
+# 300 epochs: mmdet's RTMDet-s recipe unchanged (mosaic and mixup, AdamW
+# lr 4e-3, EMA, the last 20 epochs without mosaic, SyncBN), FasterNet emitting
+# strides 8/16/32 into the PAFPN. Paired with RTMDet-s by backbone size:
+# T1's backbone has 5.66M parameters (strides 8-32), CSPNeXt-s 4.38M
+# (CSPNeXt-m: 12.28M); its outputs have the channels CSPNeXt-s gives.
+# No published result backs this config.
+from mmengine.config import read_base
+
+from fasternet_dense.backbone import FasterNet
+from fasternet_dense.resume import CrashSafeRunner, StepSeedHook
+
+with read_base():
+    from ._base_.rtmdet_s_coco import *
+
+# Crash-safe checkpoints and resume, and position-seeded random draws (see
+# maskrcnn_fasternet_s_coco.py).
+runner_type = CrashSafeRunner
+custom_hooks = [*custom_hooks, dict(type=StepSeedHook)]
+
+pretrained = 'checkpoints/fasternet_t1-epoch.291-val_acc1.76.2180.pth'
+model.backbone = dict(
+    type=FasterNet,
+    arch='t1',
+    out_indices=(1, 2, 3),
+    norm_cfg=dict(type='SyncBN'),
+    init_cfg=dict(type='Pretrained', checkpoint=pretrained))
+model.neck.in_channels = [128, 256, 512]
