@@ -16,6 +16,11 @@ Suites:
 * ``paper-coco``: Table 4, Mask R-CNN with FasterNet S/M/L, mmdet's ResNet-50,
   ResNet-101 and ResNeXt-101-64x4d configs and PVT-S/M/L in mmdet's
   ResNet-50 config, whole ``test_step`` on a 1333x800 image.
+* ``realtime``: RTMDet-tiny/s/m with mmdet's CSPNeXt against RTMDet with
+  FasterNet-T0/T1/T2, GhostNet, RepGhostNet, MobileNetV1/V3 and
+  ShuffleNetV2, whole ``test_step`` at 640x640 (candidates capped, see
+  :data:`REALTIME_CAPS`), and each backbone alone; ratios against
+  RTMDet-tiny and CSPNeXt-tiny.
 * ``seeds-light``: the light backbones (ShuffleNetV2, MobileNetV2/V3,
   MobileViT, MobileOne, FasterNet T0..T2) as Semantic FPN and as RetinaNet
   backbones, whole ``test_step`` at 512x512.
@@ -146,10 +151,14 @@ def feature_layout(backbone_cfg: dict) -> Tuple[List[int], List[int]]:
 
 
 def set_test_scale(cfg: Config, shape: Tuple[int, int]) -> None:
-    """Resize the test pipeline's images to fit ``shape`` (H, W), in place."""
+    """Resize the test pipeline's images to fit ``shape`` (H, W), in place;
+    a fixed-size ``Pad`` (RTMDet's) pads to ``shape`` as well."""
     for step in cfg.test_dataloader.dataset.pipeline:
-        if str(step.get('type')).split('.')[-1] == 'Resize':
+        kind = str(step.get('type')).split('.')[-1]
+        if kind == 'Resize':
             step.update(scale=(shape[1], shape[0]), keep_ratio=True)
+        elif kind == 'Pad' and step.get('size') is not None:
+            step.update(size=(shape[1], shape[0]))  # (W, H), as mmcv's Pad takes it
 
 
 def dense_config(base: str, backbone: Optional[dict] = None,
@@ -276,10 +285,60 @@ def _seeds_light_rows(shape: Optional[Tuple[int, int]] = None, cfg_options=None)
     return sorted(rows, key=lambda r: order.index(r['group']))
 
 
+# realtime: RTMDet with mmdet's CSPNeXt backbones and, in this package's
+# configs, with FasterNet and the light backbones of its literature (neck
+# channels matched), each as a whole ``test_step`` and as a bare backbone.
+REALTIME_MODELS = {
+    'RTMDet-tiny': 'mmdet::rtmdet/rtmdet_tiny_8xb32-300e_coco.py',
+    'RTMDet-s': 'mmdet::rtmdet/rtmdet_s_8xb32-300e_coco.py',
+    'RTMDet-m': 'mmdet::rtmdet/rtmdet_m_8xb32-300e_coco.py',
+    'FasterNet-T0': 'rtmdet_fasternet_t0_coco',
+    'FasterNet-T1': 'rtmdet_fasternet_t1_coco',
+    'FasterNet-T2': 'rtmdet_fasternet_t2_coco',
+    'GhostNet-0.5': 'rtmdet_ghostnet_050_coco',
+    'GhostNet-1.0': 'rtmdet_ghostnet_100_coco',
+    'GhostNet-1.3': 'rtmdet_ghostnet_130_coco',
+    'RepGhostNet-0.5': 'rtmdet_repghostnet_050_coco',
+    'RepGhostNet-1.0': 'rtmdet_repghostnet_100_coco',
+    'RepGhostNet-1.5': 'rtmdet_repghostnet_150_coco',
+    'RepGhostNet-2.0': 'rtmdet_repghostnet_200_coco',
+    'MobileNetV1': 'rtmdet_mobilenetv1_100_coco',
+    'MobileNetV3-Large': 'rtmdet_mobilenetv3_large_coco',
+    'ShuffleNetV2': 'rtmdet_shufflenetv2_coco',
+}
+REALTIME_SHAPE = (640, 640)
+# Candidates per image after the score threshold is set to 0: at most 1000
+# per feature level into NMS and 100 boxes out (mmdet's configs keep 30000 per
+# level, 90000 boxes into NMS at 640x640, whose time would hide the
+# backbones'). --cfg-options sets others.
+REALTIME_CAPS = {'model.test_cfg.nms_pre': 1000, 'model.test_cfg.max_per_img': 100}
+
+
+def _realtime_label(name: str, whole: bool) -> str:
+    if name.startswith('RTMDet-'):
+        return name if whole else f'CSPNeXt-{name[len("RTMDet-"):]}'
+    return f'RTMDet {name}' if whole else name
+
+
+def _realtime_rows(shape: Optional[Tuple[int, int]] = None, cfg_options=None) -> List[dict]:
+    options = dict(REALTIME_CAPS, **(cfg_options or {}))
+    side = shape or REALTIME_SHAPE
+    rows = []
+    for name, config in REALTIME_MODELS.items():
+        rows.append(_model_row(_realtime_label(name, True), config, None, side, options,
+                               pair='RTMDet-tiny', group='RTMDet, whole test_step'))
+        spec = row(_realtime_label(name, False),
+                   lambda config=config: _config_backbone(config, cfg_options), (3, *side),
+                   pair='CSPNeXt-tiny', group='backbone alone')
+        rows.append(spec)
+    return sorted(rows, key=lambda r: r['kind'] != 'model')
+
+
 # Suites of whole models: their builders also take the configs' cfg_options.
 MODEL_SUITES: Dict[str, Callable[..., List[dict]]] = {
     'paper-coco': _coco_rows,
     'seeds-light': _seeds_light_rows,
+    'realtime': _realtime_rows,
 }
 SUITES: Dict[str, Callable[..., List[dict]]] = {
     'paper-imagenet': _imagenet_rows,
@@ -386,6 +445,7 @@ def suite_rows(suite: str, shape: Optional[Sequence[int]] = None,
 
 
 __all__ = ['SUITES', 'MODEL_SUITES', 'EXTRA_IMAGENET', 'FIXED_INPUT', 'COCO_MODELS',
-           'LIGHT_BACKBONES', 'LIGHT_HEADS', 'StackedOperator', 'row', 'feature_layout',
+           'LIGHT_BACKBONES', 'LIGHT_HEADS', 'REALTIME_MODELS', 'REALTIME_CAPS',
+           'StackedOperator', 'row', 'feature_layout',
            'set_test_scale', 'dense_config', 'light_backbone_cfg', 'suite_rows',
            'load_suite_file']

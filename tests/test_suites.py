@@ -16,9 +16,9 @@ from fasternet_dense.paper import OPERATOR_MAPS, TABLE1, TABLE3, TABLE4
 from fasternet_dense.peers import FASTERNET, PEERS, UNAVAILABLE, build_peer
 from fasternet_dense.runner import load_config
 from fasternet_dense.suite_bench import paper_column, prepare_row, run_suite
-from fasternet_dense.suites import (FIXED_INPUT, LIGHT_BACKBONES, MODEL_SUITES, SUITES,
-                                   StackedOperator, dense_config, feature_layout,
-                                   light_backbone_cfg, row, suite_rows)
+from fasternet_dense.suites import (FIXED_INPUT, LIGHT_BACKBONES, MODEL_SUITES, REALTIME_CAPS,
+                                   REALTIME_MODELS, SUITES, StackedOperator, dense_config,
+                                   feature_layout, light_backbone_cfg, row, suite_rows)
 from fasternet_dense.timing import time_interleaved
 
 PVT_SMALL = dict(type='mmdet.PyramidVisionTransformer', num_layers=[1, 1, 1, 1])
@@ -26,7 +26,7 @@ RETINANET = 'mmdet::retinanet/retinanet_r50_fpn_1x_coco.py'
 MASK_RCNN = 'mmdet::mask_rcnn/mask-rcnn_r50_fpn_1x_coco.py'
 # Tiny inputs and small candidate caps: what a suite builds, at a cost of seconds.
 TINY = {'paper-imagenet': (64, 64), 'paper-operators': (16, 16), 'paper-coco': (64, 96),
-        'seeds-light': (64, 64)}
+        'seeds-light': (64, 64), 'realtime': (64, 96)}
 SMALL_CAPS = {'model.test_cfg.rpn.nms_pre': 50, 'model.test_cfg.rpn.max_per_img': 20,
               'model.test_cfg.rcnn.max_per_img': 5, 'model.test_cfg.nms_pre': 50,
               'model.test_cfg.max_per_img': 5}
@@ -191,7 +191,8 @@ def test_medians_and_pair_ratios_from_a_fake_timer(monkeypatch):
 def test_every_suite_builds_each_network_and_times_one_round(suite):
     whole = suite in MODEL_SUITES
     rows = suite_rows(suite, TINY[suite], SMALL_CAPS if whole else None)
-    assert {r['kind'] for r in rows} == {'model' if whole else 'backbone'}
+    kinds = {'model', 'backbone'} if suite == 'realtime' else {'model' if whole else 'backbone'}
+    assert {r['kind'] for r in rows} == kinds
     result = run_suite(suite, rows, iters=1, warmup=0)
     assert len(result['rows']) == len(rows)
     for r in result['rows']:
@@ -201,12 +202,12 @@ def test_every_suite_builds_each_network_and_times_one_round(suite):
             assert r['pair_speedup'] > 0
         if r['label'] in FIXED_INPUT:
             assert r['shape'] == (3, 224, 224) and '224x224' in r['note']
-        elif whole:
+        elif r['kind'] == 'model':
             h, w = TINY[suite]
             assert r['input'] == f'test_step, network input {h}x{w}', r['input']
         else:
             assert r['shape'][1:] == TINY[suite], r['label']
-        if whole and not r['label'].startswith('SemFPN'):
+        if r['kind'] == 'model' and not r['label'].startswith('SemFPN'):
             assert r['candidates'] and all('-> 0.0' in c for c in r['candidates'])
     labels = [r['label'] for r in result['rows']]
     assert all(r['pair'] in labels for r in result['rows'] if r['pair'])
@@ -234,6 +235,30 @@ def test_paper_coco_is_table_4_on_mmdets_configs():
         assert cfg.model.neck.get('start_level', 0) == 0
         pipeline = cfg.test_dataloader.dataset.pipeline
         assert [p['scale'] for p in pipeline if p['type'] == 'Resize'] == [(1333, 800)]
+
+
+def test_realtime_is_rtmdet_with_each_backbone_whole_and_alone():
+    rows = suite_rows('realtime', cfg_options={'model.test_cfg.max_per_img': 50})
+    models = [r for r in rows if r['kind'] == 'model']
+    backbones = [r for r in rows if r['kind'] == 'backbone']
+    assert len(models) == len(backbones) == len(REALTIME_MODELS)
+    assert [r['label'] for r in models[:4]] == ['RTMDet-tiny', 'RTMDet-s', 'RTMDet-m',
+                                                 'RTMDet FasterNet-T0']
+    assert {r['pair'] for r in models} == {'RTMDet-tiny'}
+    assert {r['pair'] for r in backbones} == {'CSPNeXt-tiny'}
+    assert {r['shape'] for r in models} == {(640, 640)}
+    assert {r['shape'] for r in backbones} == {(3, 640, 640)}
+    tiny = models[0]['build']().model
+    theirs = load_config(REALTIME_MODELS['RTMDet-tiny']).model
+    assert tiny.backbone.widen_factor == theirs.backbone.widen_factor == 0.375
+    assert 'init_cfg' not in tiny.backbone
+    # the suite's caps, the user's own option over them, the threshold left to
+    # fix_candidates
+    assert tiny.test_cfg.nms_pre == REALTIME_CAPS['model.test_cfg.nms_pre'] == 1000
+    assert tiny.test_cfg.max_per_img == 50 and tiny.test_cfg.score_thr == theirs.test_cfg.score_thr
+    t0 = models[3]['build']().model
+    assert t0.backbone.arch == 't0' and t0.neck.in_channels == [80, 160, 320]
+    assert t0.bbox_head == tiny.bbox_head and t0.neck.out_channels == tiny.neck.out_channels
 
 
 @pytest.mark.parametrize('name', list(LIGHT_BACKBONES))
