@@ -17,12 +17,21 @@ DEMOS = {
                 metric='coco/bbox_mAP', extra=('coco/segm_mAP', 'coco/bbox_mAP_50')),
     'seg': dict(config='semfpn_fasternet_t0_toyade', data='data/toy_ade',
                 metric='mIoU', extra=('mAcc', 'aAcc')),
+    'rtmdet': dict(config='rtmdet_fasternet_t0_toycoco', data='data/toy_coco',
+                   metric='coco/bbox_mAP', extra=('coco/bbox_mAP_50', 'coco/bbox_mAP_75')),
 }
+# What ``--task all`` (the main job) runs.
+MAIN_TASKS = ('det', 'seg')
+
+
+def _kind(task: str) -> str:
+    """'det' for the detection demos, 'seg' for segmentation."""
+    return 'seg' if task == 'seg' else 'det'
 
 
 def make_data(task: str, root: str) -> None:
     """Write the toy dataset of ``task`` under ``root`` (no-op when present)."""
-    if task == 'det':
+    if _kind(task) == 'det':
         from .toydata import make_toy_coco
         make_toy_coco(root)
     else:
@@ -67,6 +76,7 @@ def _prediction_grid(runner, cfg, task: str, out_file: str, num: int = 6) -> Non
     model.cfg = cfg
     model.eval()
     dataset = runner.val_dataloader.dataset
+    task = _kind(task)
     if task == 'det':
         from mmdet.apis import inference_detector as infer
         from mmdet.visualization import DetLocalVisualizer as Visualizer
@@ -111,7 +121,7 @@ def _prediction_grid(runner, cfg, task: str, out_file: str, num: int = 6) -> Non
 
 
 def run_demo(task: str, work_dir: str, cfg_options: Optional[dict] = None) -> Dict[str, float]:
-    """Train the toy config of ``task`` ('det' or 'seg') and return the
+    """Train the toy config of ``task`` (a :data:`DEMOS` key) and return the
     untrained and trained metrics; writes ``predictions.png`` and
     ``demo_result.json`` into ``work_dir``."""
     spec = DEMOS[task]

@@ -14,6 +14,10 @@ SHORT = {
     'det': {'train_cfg.max_epochs': 1, 'train_cfg.val_interval': 1,
             'train_dataloader.num_workers': 0, 'train_dataloader.persistent_workers': False,
             'val_dataloader.num_workers': 0, 'val_dataloader.persistent_workers': False},
+    'rtmdet': {'train_cfg.max_epochs': 1, 'train_cfg.val_interval': 1,
+               'train_dataloader.dataset.indices': 16,
+               'train_dataloader.num_workers': 0, 'train_dataloader.persistent_workers': False,
+               'val_dataloader.num_workers': 0, 'val_dataloader.persistent_workers': False},
     'seg': {'train_cfg.max_iters': 4, 'train_cfg.val_interval': 4,
             'train_dataloader.num_workers': 0, 'train_dataloader.persistent_workers': False,
             'val_dataloader.num_workers': 0, 'val_dataloader.persistent_workers': False},
@@ -21,14 +25,15 @@ SHORT = {
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize('task, columns, header_rows', [('det', 2, 1), ('seg', 3, 2)])
+@pytest.mark.parametrize('task, columns, header_rows',
+                         [('det', 2, 1), ('rtmdet', 2, 1), ('seg', 3, 2)])
 def test_demo_draws_ground_truth_beside_prediction(task, columns, header_rows, tmp_path,
                                                    monkeypatch):
     monkeypatch.chdir(ROOT)  # the demo writes its toy data under data/, as scripts/demo.sh runs it
     result = run_demo(task, str(tmp_path / task), SHORT[task])
     with open(tmp_path / task / 'demo_result.json') as f:
         assert json.load(f) == result
-    metric = 'coco/bbox_mAP' if task == 'det' else 'mIoU'
+    metric = 'mIoU' if task == 'seg' else 'coco/bbox_mAP'
     assert result['untrained'][metric] is not None  # after a few iterations there may be none
     image = cv2.imread(result['picture'])
     # six 128x128 validation images drawn at 2x, one row each, under a caption
