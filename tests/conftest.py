@@ -19,6 +19,17 @@ LOADERS = ('train_dataloader', 'val_dataloader', 'test_dataloader')
 OUT_NORM = re.compile(r'^norm(\d)\.')
 
 
+def plain_config(node):
+    """A config (``Config.to_dict()``) as plain data for comparing with
+    another: ``_scope_`` keys (added by ``mmdet::`` bases) dropped, tuples
+    and lists kept apart."""
+    if isinstance(node, dict):
+        return {k: plain_config(v) for k, v in node.items() if k != '_scope_'}
+    if isinstance(node, (list, tuple)):
+        return type(node)(plain_config(v) for v in node)
+    return node
+
+
 def config_path(name: str) -> str:
     """The absolute path of ``configs/NAME``."""
     return osp.join(CONFIGS, name)

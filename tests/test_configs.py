@@ -11,7 +11,7 @@ import zipfile
 import pytest
 from mmengine.config import Config
 
-from conftest import CONFIGS, ROOT, config_path
+from conftest import CONFIGS, ROOT, config_path, plain_config
 from fasternet_dense.backbone import FasterNet
 from fasternet_dense.resume import CrashSafeRunner, StepSeedHook
 from fasternet_dense.runner import CONFIG_DIR, config_file, load_config, resolve_config_path
@@ -24,21 +24,11 @@ def _installed(package: str) -> str:
     return get_installed_path(package)
 
 
-def _plain(node):
-    """A config as plain data: ``_scope_`` keys (added by ``mmdet::`` bases)
-    dropped, tuples and lists kept apart."""
-    if isinstance(node, dict):
-        return {k: _plain(v) for k, v in node.items() if k != '_scope_'}
-    if isinstance(node, (list, tuple)):
-        return type(node)(_plain(v) for v in node)
-    return node
-
-
 def test_mask_rcnn_base_equals_mmdets_config():
     ours = Config.fromfile(config_path('_base_/mask_rcnn_coco.py')).to_dict()
     theirs = Config.fromfile(
         resolve_config_path('mmdet::mask_rcnn/mask-rcnn_r50_fpn_1x_coco.py')).to_dict()
-    assert _plain(ours) == _plain(theirs)
+    assert plain_config(ours) == plain_config(theirs)
 
 
 def test_semantic_fpn_base_equals_mmsegs_configs(tmp_path):
@@ -47,14 +37,14 @@ def test_semantic_fpn_base_equals_mmsegs_configs(tmp_path):
         resolve_config_path(f'mmseg::_base_/{name}.py')
         for name in ('models/fpn_r50', 'datasets/ade20k', 'default_runtime'))))
     ours = Config.fromfile(config_path('_base_/semantic_fpn_ade20k.py')).to_dict()
-    assert _plain(ours) == _plain(Config.fromfile(str(reference)).to_dict())
+    assert plain_config(ours) == plain_config(Config.fromfile(str(reference)).to_dict())
 
 
 def test_a_changed_value_is_seen_by_the_comparison():
     ours = Config.fromfile(config_path('_base_/mask_rcnn_coco.py')).to_dict()
     changed = Config.fromfile(config_path('_base_/mask_rcnn_coco.py')).to_dict()
     changed['model']['roi_head']['bbox_head']['roi_feat_size'] = 8
-    assert _plain(ours) != _plain(changed)
+    assert plain_config(ours) != plain_config(changed)
 
 
 @pytest.mark.parametrize('name', PROJECT_CONFIGS)

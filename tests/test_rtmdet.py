@@ -2,7 +2,6 @@
 FasterNet and with the light backbones of its literature builds, trains a step
 and tests a step on CPU; RepGhostNet's re-parameterisation and folded batch
 norms keep the detections; timm's weights load from a local file."""
-import copy
 import glob
 import os.path as osp
 import re
@@ -10,12 +9,11 @@ import re
 import pytest
 import torch
 from mmengine.config import Config
-from mmengine.model import revert_sync_batchnorm
 from torch.nn.modules.batchnorm import _BatchNorm
 
-from conftest import CONFIGS, config_path
+from conftest import CONFIGS, config_path, plain_config
 from fasternet_dense import FasterNet, count_parameters
-from fasternet_dense.inference import deploy_model, fuse_model
+from fasternet_dense.inference import build_model, deploy_model, fuse_model
 from fasternet_dense.resume import CrashSafeRunner, StepSeedHook
 from fasternet_dense.runner import resolve_config_path
 
@@ -24,22 +22,6 @@ RTMDET_CONFIGS = sorted(osp.basename(p) for p in glob.glob(osp.join(CONFIGS, 'rt
 # that size's CSPNeXt feeds the neck.
 PAIRS = {'t0': ('tiny', [96, 192, 384]), 't1': ('s', [128, 256, 512]),
          't2': ('m', [192, 384, 768])}
-
-
-def _plain(node):
-    if isinstance(node, dict):
-        return {k: _plain(v) for k, v in node.items() if k != '_scope_'}
-    if isinstance(node, (list, tuple)):
-        return type(node)(_plain(v) for v in node)
-    return node
-
-
-def build_detector(cfg_model, seed: int = 0):
-    from mmdet.registry import MODELS
-    from mmdet.utils import register_all_modules
-    register_all_modules()
-    torch.manual_seed(seed)
-    return revert_sync_batchnorm(MODELS.build(copy.deepcopy(cfg_model)))
 
 
 def demo_batch(seed: int = 0, size=(3, 128, 160), num_classes: int = 80):
@@ -54,7 +36,7 @@ def test_rtmdet_bases_equal_mmdets_configs(size):
     ours = Config.fromfile(config_path(f'_base_/rtmdet_{size}_coco.py')).to_dict()
     theirs = Config.fromfile(
         resolve_config_path(f'mmdet::rtmdet/rtmdet_{size}_8xb32-300e_coco.py')).to_dict()
-    assert _plain(ours) == _plain(theirs)
+    assert plain_config(ours) == plain_config(theirs)
 
 
 @pytest.mark.parametrize('arch', list(PAIRS))
@@ -83,7 +65,7 @@ def test_fasternet_rtmdet_keeps_the_recipe_of_the_size_it_pairs_with(arch):
 def test_every_rtmdet_config_trains_a_step_and_tests_a_step(name):
     cfg = Config.fromfile(config_path(name))
     cfg.model.backbone.pop('init_cfg', None)
-    model = build_detector(cfg.model)
+    model = build_model(cfg)
     model.train()
     classes = cfg.model.bbox_head.num_classes
     packed = demo_batch(num_classes=classes)
@@ -125,7 +107,7 @@ def _assert_same_detections(a, b, atol=1e-4):
 def test_re_parameterised_repghostnet_gives_the_same_detections():
     cfg = Config.fromfile(config_path('rtmdet_repghostnet_100_coco.py'))
     cfg.model.test_cfg.update(score_thr=0.0, nms_pre=200, max_per_img=50)
-    model = with_boxes(build_detector(cfg.model))
+    model = with_boxes(build_model(cfg))
     # Non-trivial batch-norm statistics in every branch, as after training.
     gen = torch.Generator().manual_seed(0)
     for m in model.modules():
@@ -152,7 +134,7 @@ def test_folding_batch_norms_keeps_the_detections_of_a_shared_conv_head(name):
     level: those stay, every other conv + norm pair folds."""
     cfg = Config.fromfile(config_path(name))
     cfg.model.test_cfg.update(score_thr=0.0, nms_pre=200, max_per_img=50)
-    model = with_boxes(build_detector(cfg.model)).eval()
+    model = with_boxes(build_model(cfg)).eval()
     batch = demo_batch(3)
     before = _scores(model, batch)
     norms = sum(isinstance(m, _BatchNorm) for m in model.modules())
@@ -175,7 +157,7 @@ def test_timm_backbones_load_timms_weights_from_a_local_file(tmp_path):
     cfg = Config.fromfile(config_path('rtmdet_ghostnet_050_coco.py'))
     cfg.merge_from_dict({'model.backbone.pretrained': True,
                          'model.backbone.pretrained_cfg_overlay.file': str(weights)})
-    backbone = build_detector(cfg.model, seed=1).backbone
+    backbone = build_model(cfg, seed=1).backbone
     theirs = source.state_dict()
 
     def same(state):
@@ -184,6 +166,6 @@ def test_timm_backbones_load_timms_weights_from_a_local_file(tmp_path):
                 for k, v in state.items()]
 
     assert all(same(backbone.timm_model.state_dict()))
-    fresh = build_detector(Config.fromfile(config_path('rtmdet_ghostnet_050_coco.py')).model,
-                           seed=1).backbone.timm_model.state_dict()
+    fresh = build_model(Config.fromfile(config_path('rtmdet_ghostnet_050_coco.py')),
+                        seed=1).backbone.timm_model.state_dict()
     assert not all(same(fresh))
