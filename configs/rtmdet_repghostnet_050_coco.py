@@ -2,8 +2,9 @@
 # 300 epochs: mmdet's RTMDet-tiny recipe unchanged, the backbone emitting
 # strides 8/16/32 into the PAFPN (neck in_channels set to its outputs'
 # channels). Backbone: 0.15M parameters at strides 8-32 (CSPNeXt-tiny 2.35M);
-# multi-branch in training, re-parameterised for inference by timm's
-# `reparameterize` (fasternet_dense.inference.deploy_model does it). No
+# multi-branch in training, re-parameterised for inference by each timm
+# RepGhost module's `switch_to_deploy`, what `timm.utils.reparameterize_model`
+# calls (fasternet_dense.inference.deploy_model does it). No
 # published result backs this config.
 #
 # The backbone is timm's `repghostnet_050` through mmpretrain's TIMMBackbone,

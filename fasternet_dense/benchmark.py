@@ -283,4 +283,68 @@ def benchmark(config: str,
     return Benchmark(specs, **settings).run()
 
 
-__all__ = ['BACKBONE_SHAPE', 'Benchmark', 'benchmark', 'model_spec']
+
+
+def benchmark_onnx(config: str, onnx_files: Sequence[str], checkpoint: Optional[str] = None,
+                   cfg_options: Optional[dict] = None, backbone_only: bool = False,
+                   shape: Optional[Sequence[int]] = None, iters: int = 50, warmup: int = 10,
+                   threads: Optional[int] = None, seed: int = 0) -> Dict[str, object]:
+    """Time ONNX files in onnxruntime interleaved with the PyTorch model they
+    came from (batch norms folded, FasterNet's fast path), on CPU, with the
+    same thread count, on one random input.
+
+    ``onnx_files``: exports of ``config`` (fp32, int8, ...) with one input;
+    ``backbone_only``: the PyTorch side is ``model.backbone``, else the whole
+    segmentor as :class:`~fasternet_dense.export.SegmentorForExport`
+    (0-255 input). ``shape`` (H, W): the input, by default the first file's
+    static size. Returns the :meth:`Benchmark.summarize_runs` layout with
+    one model per file after the PyTorch one (``label`` 'PyTorch' or the
+    file name, ``kind``), and each file's ``speedup`` = PyTorch median /
+    file median.
+    """
+    from .export import SegmentorForExport
+    from .onnx_model import onnx_session
+    from .inference import fuse_model
+    if iters < 1 or warmup < 0:
+        raise ConfigError('--iters must be >= 1 and --warmup >= 0.')
+    cfg = load_config(config, cfg_options)
+    if not backbone_only and task_of(cfg) != 'mmseg':
+        raise ConfigError('--onnx times a backbone (--backbone-only) or a whole Semantic FPN; '
+                          'whole detectors are not exported here.')
+    with num_threads(threads):
+        sessions = [onnx_session(f, torch.get_num_threads()) for f in onnx_files]
+        dims = sessions[0].get_inputs()[0].shape
+        static = tuple(dims[2:]) if all(isinstance(d, int) for d in dims[2:]) else None
+        h, w = check_shape(shape) or static or BACKBONE_SHAPE
+        model = build_model(cfg, checkpoint, 'cpu', seed=seed)
+        module = model.backbone if backbone_only else SegmentorForExport(model)
+        module = fuse_model(module.eval()).eval()
+        gen = torch.Generator().manual_seed(seed)
+        x = torch.rand(1, 3, h, w, generator=gen) * 255 if not backbone_only else \
+            torch.randn(1, 3, h, w, generator=gen)
+        feed = x.numpy()
+        steps = [_backbone_step(module, x, 'cpu', None)]
+        for session in sessions:
+            name = session.get_inputs()[0].name
+            steps.append(lambda _, s=session, n=name: s.run(None, {n: feed}))
+        load_before = load_average()
+        with torch.inference_mode():
+            times = time_interleaved(steps, iters, warmup)
+        machine = machine_info('cpu')
+        machine['load_avg_1min_before'] = load_before
+    import onnxruntime
+    machine['onnxruntime'] = onnxruntime.__version__
+    labels = ['PyTorch'] + [osp.basename(f) for f in onnx_files]
+    models = [dict(label=label, kind='pytorch' if i == 0 else 'onnxruntime',
+                   file=None if i == 0 else onnx_files[i - 1], times_ms=t, **summarize(t, 1))
+              for i, (label, t) in enumerate(zip(labels, times))]
+    for m in models[1:]:
+        m['speedup'] = models[0]['median_ms'] / m['median_ms']
+    return dict(mode='onnx', config=config, backbone_only=backbone_only,
+                settings=dict(device='cpu', batch_size=1, iters=iters, warmup=warmup,
+                              input=f'random tensor 1x3x{h}x{w}',
+                              threads=machine['torch_threads']),
+                machine=machine, models=models)
+
+
+__all__ = ['BACKBONE_SHAPE', 'Benchmark', 'benchmark', 'benchmark_onnx', 'model_spec']

@@ -17,6 +17,8 @@ from .errors import ConfigError, run_tool
 from .datacheck import check_data
 from .preflight import check_datasets, check_model_config, check_pretrained, check_resume
 from .runner import CONFIG_HELP, build_runner, load_config
+from .onnx_model import onnx_model_cfg
+from .tasks import task_of
 
 
 def _common_args(parser: argparse.ArgumentParser) -> None:
@@ -82,7 +84,8 @@ def test_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(description='Evaluate a checkpoint.')
     parser.add_argument('config', help=CONFIG_HELP)
     parser.add_argument('checkpoint', help='checkpoint file (this toolkit\'s, or an '
-                        'official mmdet 2.x FasterNet one)')
+                        'official mmdet 2.x FasterNet one), or a whole-segmentor ONNX file '
+                        '(fp32 or int8, from tools/export_onnx.py) to run in onnxruntime')
     parser.add_argument('--show-dir', help='write pictures of the predictions here')
     parser.add_argument('--out', help='detection: dump raw results to this .pkl file; '
                         'segmentation: write predicted label maps into this folder')
@@ -95,7 +98,7 @@ def _enable_visualization(cfg: Config, show_dir: str) -> None:
     if hook is None:
         raise ConfigError('--show-dir needs default_hooks.visualization in the config.')
     hook['draw'] = True
-    if cfg.default_scope == 'mmdet':
+    if task_of(cfg) == 'mmdet':
         hook['test_out_dir'] = osp.abspath(show_dir)
     else:
         cfg.visualizer['save_dir'] = osp.abspath(show_dir)
@@ -106,13 +109,18 @@ def prepare_test_config(args: argparse.Namespace) -> Config:
     cfg = load_config(args.config, args.cfg_options, args.work_dir, args.launcher)
     if not osp.isfile(args.checkpoint):
         raise ConfigError(f'Checkpoint {args.checkpoint} not found; pass the .pth file '
-                          'written by tools/train.py (work_dirs/...).')
-    cfg.load_from = args.checkpoint
+                          'written by tools/train.py (work_dirs/...), or an ONNX file from '
+                          'tools/export_onnx.py.')
+    onnx_file = args.checkpoint if args.checkpoint.endswith('.onnx') else None
+    # The exported network in onnxruntime, the config's model around it
+    # (refused for detectors before the data is looked at).
+    onnx_model = onnx_model_cfg(cfg, onnx_file) if onnx_file else None
+    cfg.load_from = None if onnx_file else args.checkpoint
     cfg.resume = False
     if args.show_dir:
         _enable_visualization(cfg, args.show_dir)
     if args.out:
-        if cfg.default_scope == 'mmdet':
+        if task_of(cfg) == 'mmdet':
             if not args.out.endswith(('.pkl', '.pickle')):
                 raise ConfigError(f'--out {args.out} must end with .pkl for detection.')
             evaluators = cfg.test_evaluator if isinstance(cfg.test_evaluator, list) else [
@@ -124,6 +132,8 @@ def prepare_test_config(args: argparse.Namespace) -> Config:
             cfg.test_evaluator['keep_results'] = True
     check_model_config(cfg)
     check_datasets(cfg, ('test_dataloader', ))
+    if onnx_model:
+        cfg.model = onnx_model
     return cfg
 
 

@@ -26,6 +26,7 @@ from .backbone import use_fast_inference
 from .errors import ConfigError
 from .inference import (build_model, check_shape, fuse_model,
                         output_difference, reference_copy)
+from .onnx_model import INPUT_KEY, NORMALIZED_INPUT, RAW_INPUT
 from .runner import load_config
 from .tasks import task_of
 
@@ -88,11 +89,32 @@ def weight_bytes(module: nn.Module) -> int:
     return sum(t.numel() * t.element_size() for t in tensors)
 
 
+def set_metadata(path: str, entries: Dict[str, str]) -> None:
+    """Add ``entries`` to the ONNX file's metadata (what its input is, for
+    the evaluation in :mod:`~fasternet_dense.onnx_model`), in place."""
+    import onnx
+    proto = onnx.load(path)
+    for key, value in entries.items():
+        entry = proto.metadata_props.add()
+        entry.key, entry.value = key, value
+    onnx.save(proto, path)
+
+
+def fp32_name(out: str) -> str:
+    """Where an int8 export keeps its fp32 model: ``NAME.fp32.onnx`` beside
+    ``NAME.onnx``."""
+    stem = out[:-len('.onnx')] if out.endswith('.onnx') else out
+    return stem + '.fp32.onnx'
+
+
 def export_onnx(config: str, out: str, checkpoint: Optional[str] = None,
                 shape: Optional[Sequence[int]] = None, backbone_only: bool = False,
                 cfg_options: Optional[dict] = None, raw_input: bool = True,
                 dynamic: bool = False, block_path: str = 'conv', opset: int = 17,
-                verify: bool = True, seed: int = 0) -> Dict[str, object]:
+                verify: bool = True, seed: int = 0, int8: bool = False, calib: int = 8,
+                calib_method: str = 'minmax', per_channel: bool = True,
+                activations: str = 'uint8',
+                exclude: Sequence[str] = ()) -> Dict[str, object]:
     """Export ``config``'s backbone or whole segmentor to ``out`` (ONNX).
 
     Args:
@@ -105,13 +127,22 @@ def export_onnx(config: str, out: str, checkpoint: Optional[str] = None,
             the module docstring).
         verify: run the file with onnxruntime on a random input and compare
             with PyTorch.
+        int8: also quantise (:func:`~fasternet_dense.quantize.quantize_onnx`):
+            ``out`` is then the int8 model and the fp32 one is kept as
+            :func:`fp32_name`; ``calib`` images of the config's own data
+            calibrate it (``calib_method``, ``per_channel``, ``activations``,
+            ``exclude`` as there).
 
     Returns:
         ``dict(out, onnx_bytes, weight_bytes, size_ratio, inputs, outputs,
         ops)`` and with ``verify`` ``vs_exported`` (onnxruntime against the
         fused PyTorch module that was exported) and ``vs_reference`` (against
         the unfused model on FasterNet's split/concatenate path); both hold
-        :func:`~fasternet_dense.inference.output_difference`'s numbers.
+        :func:`~fasternet_dense.inference.output_difference`'s numbers. With
+        ``int8``: the quantisation settings, ``calibration`` (where the
+        images came from), ``fp32_out`` and ``int8_vs_fp32`` (cosine and
+        relative difference of the two files' outputs on the first
+        calibration input).
     """
     logger = MMLogger.get_current_instance()
     cfg = load_config(config, cfg_options)
@@ -119,6 +150,9 @@ def export_onnx(config: str, out: str, checkpoint: Optional[str] = None,
     shape = check_shape(shape) or EXPORT_SHAPES[scope]
     if block_path not in BLOCK_PATHS:
         raise ConfigError(f'--block-path takes {" or ".join(BLOCK_PATHS)}; got {block_path}.')
+    if int8:
+        from .quantize import check_options
+        check_options(calib, calib_method, activations)
     out_dir = osp.dirname(osp.abspath(out))
     if not osp.isdir(out_dir):
         raise ConfigError(f'Output folder {out_dir} does not exist.')
@@ -151,11 +185,14 @@ def export_onnx(config: str, out: str, checkpoint: Optional[str] = None,
         axes = {'image': {0: 'batch', 2: 'height', 3: 'width'}}
         axes.update({n: {0: 'batch', 2: f'{n}_height', 3: f'{n}_width'} for n in names})
 
+    final_out, out = out, (fp32_name(out) if int8 else out)
     with torch.no_grad():
         torch.onnx.export(module, (x, ), out, dynamo=False, input_names=['image'],
                           output_names=names, opset_version=opset, dynamic_axes=axes,
                           do_constant_folding=True)
     import onnx
+    input_kind = RAW_INPUT if raw_input and not backbone_only else NORMALIZED_INPUT
+    set_metadata(out, {INPUT_KEY: input_kind})
     graph = onnx.load(out, load_external_data=False).graph
     result = dict(out=out, config=config, shape=shape, backbone_only=backbone_only,
                   block_path=block_path,
@@ -174,7 +211,32 @@ def export_onnx(config: str, out: str, checkpoint: Optional[str] = None,
                                    f'PyTorch {[tuple(r.shape) for r in ref]}.')
     logger.info(f'exported {out}: {result["onnx_bytes"] / 2**20:.1f} MiB for '
                 f'{result["weight_bytes"] / 2**20:.1f} MiB of fp32 weights')
+    if int8:
+        result.update(_quantize(cfg, model, out, final_out, None if dynamic else shape,
+                                raw_input and not backbone_only, calib, calib_method,
+                                per_channel, activations, exclude, seed))
+        result['out'] = final_out
     return result
 
 
-__all__ = ['export_onnx', 'SegmentorForExport', 'weight_bytes', 'EXPORT_SHAPES', 'BLOCK_PATHS']
+def _quantize(cfg, model, fp32_out, out, shape, raw_input, calib, calib_method, per_channel,
+              activations, exclude, seed) -> Dict[str, object]:
+    """Quantise ``fp32_out`` into ``out`` on the config's own images and
+    compare the two files' outputs on the first of them."""
+    import onnxruntime as ort
+    from .quantize import calibration_images, cosine, quantize_onnx
+    images, source = calibration_images(cfg, calib, shape, model.data_preprocessor, raw_input,
+                                        seed)
+    result = dict(fp32_out=fp32_out, calibration=source)
+    result.update(quantize_onnx(fp32_out, out, images, per_channel, activations, calib_method,
+                                exclude))
+    set_metadata(out, {INPUT_KEY: RAW_INPUT if raw_input else NORMALIZED_INPUT})
+    outputs = [ort.InferenceSession(f, providers=['CPUExecutionProvider']).run(
+        None, {'image': images[0]}) for f in (fp32_out, out)]
+    result['int8_vs_fp32'] = dict(cosine=cosine(outputs[1], outputs[0]),
+                                  **output_difference(outputs[1], outputs[0]))
+    return result
+
+
+__all__ = ['export_onnx', 'fp32_name', 'SegmentorForExport', 'weight_bytes', 'EXPORT_SHAPES',
+           'BLOCK_PATHS']

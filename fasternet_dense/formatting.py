@@ -64,6 +64,23 @@ def format_benchmark(result: Dict[str, object]) -> str:
     return '\n'.join(lines)
 
 
+def format_onnx_benchmark(result: Dict[str, object]) -> str:
+    """A table of :func:`~fasternet_dense.benchmark.benchmark_onnx`: the
+    PyTorch model, then each ONNX file with its speed-up over it."""
+    s = result['settings']
+    what = 'backbone' if result['backbone_only'] else 'segmentor'
+    lines = [f"{what} of {osp.basename(result['config'])} on CPU ({result['machine']['cpu']}, "
+             f"{s['threads']} threads, onnxruntime {result['machine']['onnxruntime']}), "
+             f"{s['input']}, {s['iters']} rounds after {s['warmup']}, interleaved", '',
+             f"{'model':<32} {'median ms':>10} {'q1':>9} {'q3':>9} {'speed-up':>9}"]
+    for m in result['models']:
+        speedup = f"{m['speedup']:9.2f}" if 'speedup' in m else f"{'1.00':>9}"
+        lines.append(f"{m['label']:<32} {m['median_ms']:10.2f} {m['q1_ms']:9.2f} "
+                     f"{m['q3_ms']:9.2f} {speedup}")
+    lines.append('speed-up: PyTorch (batch norms folded, fast path) median / row median')
+    return '\n'.join(lines)
+
+
 def _candidates_lines(models, prefix: str = '') -> List[str]:
     """The line saying which score thresholds were set to 0
     (:func:`~fasternet_dense.inference.fix_candidates`), if any were."""
@@ -121,7 +138,8 @@ def format_seg_peers() -> str:
 def format_export(result: Dict[str, object]) -> str:
     """A short report of :func:`export_onnx`'s result."""
     h, w = result['shape']
-    lines = [f"{result['out']}: {'backbone' if result['backbone_only'] else 'segmentor'} of "
+    lines = [f"{result.get('fp32_out', result['out'])}: "
+             f"{'backbone' if result['backbone_only'] else 'segmentor'} of "
              f"{osp.basename(result['config'])} at {h}x{w} (HxW), fused, "
              f"{result['block_path']} block graph",
              f"file {result['onnx_bytes'] / 2**20:.2f} MiB, fp32 weights "
@@ -133,6 +151,16 @@ def format_export(result: Dict[str, object]) -> str:
             c = result[key]
             lines.append(f"onnxruntime vs {what}: max abs diff {c['max_abs_diff']:.3g}, "
                          f"max abs ref {c['max_abs_ref']:.3g}, relative {c['relative']:.3g}")
+    if 'int8_out' in result:
+        c = result['int8_vs_fp32']
+        lines += [f"{result['int8_out']}: int8 QDQ ({result['weights']} weights "
+                  f"{'per channel' if result['per_channel'] else 'per tensor'}, "
+                  f"{result['activations']} activations, {result['calibration_method']} "
+                  f"calibration on {result['calibration']}), file "
+                  f"{result['int8_bytes'] / 2**20:.2f} MiB",
+                  f"int8 vs fp32 onnxruntime: cosine {c['cosine']:.5f}, relative "
+                  f"{c['relative']:.3g}" + (f"; left in fp32: {', '.join(result['excluded'])}"
+                                            if result['excluded'] else '')]
     return '\n'.join(lines)
 
 

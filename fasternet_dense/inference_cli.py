@@ -10,14 +10,15 @@ from typing import Optional, Sequence
 
 from mmengine.config import DictAction
 
-from .benchmark import benchmark
+from .benchmark import benchmark, benchmark_onnx
 from .complexity import complexity
 from .errors import ConfigError, run_tool
 from .export import BLOCK_PATHS, export_onnx
 from .fileio import atomic_write_text
 from .formatting import (FLOPS_NOTE, format_benchmark, format_complexity, format_export,
-                         format_seg_peers, format_suite)
+                         format_onnx_benchmark, format_seg_peers, format_suite)
 from .plots import plot_suite
+from .quantize import ACTIVATION_TYPES, CALIBRATION_METHODS
 from .inference import AMP_DTYPES
 from .runner import CONFIG_HELP, config_file
 from .suite_bench import run_suite
@@ -77,6 +78,9 @@ def benchmark_parser() -> argparse.ArgumentParser:
     parser.add_argument('--peak', action='store_true', help='also time a large matrix '
                         'product as the reference rate and print what it bounds '
                         '(with --backbone-only)')
+    parser.add_argument('--onnx', nargs='+', metavar='FILE', help='time these ONNX files '
+                        '(fp32, int8) in onnxruntime interleaved with CONFIG\'s PyTorch model '
+                        '(folded, fast path; --backbone-only for a backbone export), same threads')
     parser.add_argument('--json', metavar='FILE', help='write all numbers and machine info')
     return parser
 
@@ -117,6 +121,17 @@ def _benchmark(argv: Optional[Sequence[str]]) -> None:
         return _suite(args)
     if not args.config:
         raise ConfigError('benchmark needs a CONFIG or --suite NAME.')
+    if args.onnx:
+        if args.vs is not None or args.device != 'cpu':
+            raise ConfigError('--onnx compares ONNX files with CONFIG on CPU; leave out --vs '
+                              'and --device.')
+        result = benchmark_onnx(args.config, args.onnx, checkpoint=args.checkpoint,
+                                cfg_options=args.cfg_options, backbone_only=args.backbone_only,
+                                shape=args.shape, iters=args.iters or 50,
+                                warmup=10 if args.warmup is None else args.warmup,
+                                threads=args.threads)
+        print(format_onnx_benchmark(result))
+        return _write_json(result, args.json)
     if args.plot or args.no_fuse:
         raise ConfigError('--plot and --no-fuse go with --suite.')
     vs = None if args.vs is None else (args.vs or args.config)
@@ -190,6 +205,17 @@ def export_parser() -> argparse.ArgumentParser:
                         'matmul (the PyTorch fast path)')
     parser.add_argument('--opset', type=int, default=17)
     parser.add_argument('--no-verify', action='store_true', help='skip the onnxruntime check')
+    parser.add_argument('--int8', action='store_true', help='quantise to int8 (QDQ) with '
+                        'onnxruntime: --out is the int8 file, NAME.fp32.onnx the fp32 one')
+    parser.add_argument('--calib', type=int, default=8, metavar='N',
+                        help='calibration images from the config\'s training set through its '
+                        'test pipeline (random ones, with a warning, when there is no data)')
+    parser.add_argument('--calib-method', choices=CALIBRATION_METHODS, default='minmax')
+    parser.add_argument('--per-tensor', action='store_true',
+                        help='one weight scale per tensor (default: per output channel)')
+    parser.add_argument('--activations', choices=ACTIVATION_TYPES, default='uint8')
+    parser.add_argument('--exclude', nargs='+', default=[], metavar='NODE',
+                        help='node names left in fp32')
     parser.add_argument('--cfg-options', nargs='+', action=DictAction, default={})
     return parser
 
@@ -200,7 +226,9 @@ def _export(argv: Optional[Sequence[str]]) -> None:
                          backbone_only=args.backbone_only, cfg_options=args.cfg_options,
                          raw_input=not args.normalized_input, dynamic=args.dynamic,
                          block_path=args.block_path, opset=args.opset,
-                         verify=not args.no_verify)
+                         verify=not args.no_verify, int8=args.int8, calib=args.calib,
+                         calib_method=args.calib_method, per_channel=not args.per_tensor,
+                         activations=args.activations, exclude=args.exclude)
     print(format_export(result))
 
 

@@ -416,8 +416,17 @@ def test_every_config_and_the_readme_name_the_weights_of_the_variant_table():
             cfg = Config.fromfile(config_path(f'{task}_fasternet_{arch}_{suffix}.py'))
             assert cfg.model.backbone.arch == arch
             assert cfg.model.backbone.init_cfg.checkpoint == pretrained_path(arch)
+    for arch in ('t0', 't1', 't2'):
+        cfg = Config.fromfile(config_path(f'rtmdet_fasternet_{arch}_coco.py'))
+        assert cfg.model.backbone.arch == arch
+        assert cfg.model.backbone.init_cfg.checkpoint == pretrained_path(arch)
     with open(osp.join(ROOT, 'README.md')) as f:
         readme = f.read()
     for arch, weights in PRETRAINED.items():
         assert f"| {arch} | {weights['file']} |" in readme
     assert f'from `{PRETRAINED_URL}<file>`' in readme
+    # The README's table of variants and their neck channels.
+    for arch, s in ARCH_SETTINGS.items():
+        c = s['embed_dim']
+        assert (f"| {arch} | {c} | {', '.join(map(str, s['depths']))} | {s['act']} | "
+                f"[{c}, {2 * c}, {4 * c}, {8 * c}] |") in readme, arch

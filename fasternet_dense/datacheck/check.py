@@ -15,7 +15,7 @@ from mmengine.config import Config
 
 from ..errors import ConfigError, DatasetError
 from ..preflight import annotation_file, data_folder, is_remote, leaf_datasets
-from ..tasks import task_registries
+from ..tasks import task_of, task_registries
 from .coco import check_coco
 from .images import IMAGE_READ_MODES
 from .report import summary_lines
@@ -163,7 +163,7 @@ def check_data(cfg: Config, loaders: Sequence[str]) -> None:
     opts = data_check_options(cfg)
     if not opts['enabled']:
         return
-    scope = cfg.get('default_scope')
+    scope = task_of(cfg)
     work_dir = cfg.get('work_dir') or 'work_dirs'
     errors: List[str] = []
     for loader, dataset, shared in _datasets_to_check(cfg, loaders):

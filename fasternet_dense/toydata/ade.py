@@ -42,6 +42,8 @@ from typing import Dict, List, Tuple
 import cv2
 import numpy as np
 
+from ..fileio import atomic_write_text
+
 TOY_ADE_CLASSES: Tuple[str, ...] = ('ground', 'disc', 'box', 'stripes', 'triangle')
 # RGB, one per class (mmseg's metainfo convention), for visualisation only.
 TOY_ADE_PALETTE: List[List[int]] = [
@@ -307,8 +309,5 @@ def make_toy_ade(root: str, num_train: int = 200, num_val: int = 40,
             if not cv2.imwrite(osp.join(ann_dir, stem + '.png'), label):
                 raise OSError(f'could not write {osp.join(ann_dir, stem + ".png")}')
 
-    tmp_path = meta_path + '.tmp'
-    with open(tmp_path, 'w') as f:
-        json.dump(meta, f, indent=1, sort_keys=True)
-    os.replace(tmp_path, meta_path)
+    atomic_write_text(json.dumps(meta, indent=1, sort_keys=True), meta_path)
     return result

@@ -51,6 +51,8 @@ from typing import Dict, List, Optional, Tuple
 import cv2
 import numpy as np
 
+from ..fileio import atomic_write_text
+
 TOY_COCO_CLASSES: Tuple[str, ...] = ('circle', 'square', 'triangle')
 
 # Bump when the drawing code changes, so existing folders get regenerated.
@@ -311,8 +313,5 @@ def make_toy_coco(root: str, num_train: int = 240, num_val: int = 40,
             licenses=[dict(id=1, name='synthetic, public domain', url='')],
             images=images, annotations=annotations, categories=categories)
         # Written last and atomically, so its presence marks a finished split.
-        tmp_path = ann_path + '.tmp'
-        with open(tmp_path, 'w') as f:
-            json.dump(data, f, separators=(',', ':'))
-        os.replace(tmp_path, ann_path)
+        atomic_write_text(json.dumps(data, separators=(',', ':')), ann_path)
     return paths

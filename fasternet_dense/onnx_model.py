@@ -1,0 +1,127 @@
+"""A segmentor whose network runs in onnxruntime, for evaluating what is
+deployed with the config's own test set and metrics.
+
+``tools/test.py CONFIG MODEL.onnx`` puts :class:`OnnxSegmentor` around the
+config's model (``model=dict(type='OnnxSegmentor', onnx_file=...,
+model=<the config's model>)``): mmseg's data preprocessor prepares each
+batch, the exported file (fp32 or int8, as ``tools/export_onnx.py`` writes
+it) computes the logits, and mmseg's own ``postprocess_result`` turns them
+into predictions, so the evaluator sees what it sees for a PyTorch
+checkpoint.
+"""
+import copy
+import os.path as osp
+from typing import List, Optional
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from mmengine.model import BaseModel
+from mmengine.registry import MODELS
+
+from .errors import ConfigError, MissingFileError
+
+# Metadata key that tools/export_onnx.py writes: what the graph's input is.
+INPUT_KEY = 'fasternet_dense.input'
+RAW_INPUT, NORMALIZED_INPUT = 'rgb_0_255', 'normalized'
+
+
+def onnx_session(path: str, threads: Optional[int] = None):
+    """An onnxruntime CPU session of ``path`` with ``threads`` intra-op
+    threads (default: torch's thread count, so both run alike)."""
+    import onnxruntime as ort
+    if not osp.isfile(path):
+        raise MissingFileError(f'ONNX file {path} not found; write one with '
+                               'tools/export_onnx.py CONFIG [CKPT] --out FILE.')
+    options = ort.SessionOptions()
+    options.intra_op_num_threads = threads or torch.get_num_threads()
+    options.inter_op_num_threads = 1
+    return ort.InferenceSession(path, options, providers=['CPUExecutionProvider'])
+
+
+@MODELS.register_module()
+class OnnxSegmentor(BaseModel):
+    """``model`` (an mmseg segmentor config) with its network in
+    onnxruntime.
+
+    Args:
+        onnx_file: a whole-segmentor export (``image -> seg_logits``).
+        model: the config's model; built for its data preprocessor and its
+            post-processing, its weights are not used.
+        threads: onnxruntime's intra-op threads (default: torch's).
+        data_preprocessor: what the runner passes from the config's top
+            level; it goes to ``model`` when that has none of its own.
+    """
+
+    def __init__(self, onnx_file: str, model: dict, threads: Optional[int] = None,
+                 data_preprocessor: Optional[dict] = None):
+        from mmengine.registry import DefaultScope
+        from .tasks import task_registries
+        registry = task_registries('mmseg')
+        model = copy.deepcopy(model)
+        if data_preprocessor is not None and model.get('data_preprocessor') is None:
+            model['data_preprocessor'] = data_preprocessor
+        with DefaultScope.overwrite_default_scope('mmseg'):
+            segmentor = registry.MODELS.build(model)
+        super().__init__(data_preprocessor=segmentor.data_preprocessor)
+        self.segmentor = segmentor.eval()
+        self.session = onnx_session(onnx_file, threads)
+        meta = self.session.get_modelmeta().custom_metadata_map
+        self.raw_input = meta.get(INPUT_KEY, RAW_INPUT) == RAW_INPUT
+        (inp, ) = self.session.get_inputs()
+        self.input_name = inp.name
+        self.static_size = tuple(inp.shape[2:]) if all(isinstance(d, int)
+                                                      for d in inp.shape[2:]) else None
+        self.static_batch = inp.shape[0] if isinstance(inp.shape[0], int) else None
+        if len(self.session.get_outputs()) != 1:
+            raise ConfigError(f'{onnx_file} has {len(self.session.get_outputs())} outputs; '
+                              'evaluation takes a whole-segmentor export (one output, '
+                              'seg_logits), not --backbone-only.')
+        pre = segmentor.data_preprocessor
+        self.register_buffer('mean', pre.mean.detach().clone().view(1, -1, 1, 1), False)
+        self.register_buffer('std', pre.std.detach().clone().view(1, -1, 1, 1), False)
+        self.rgb_network = bool(getattr(pre, 'channel_conversion', False))
+
+    def _graph_input(self, inputs: torch.Tensor) -> torch.Tensor:
+        """The preprocessed batch as the file's input: back to RGB 0-255 for
+        a raw-input export."""
+        if not self.raw_input:
+            return inputs
+        x = inputs * self.std + self.mean
+        return x if self.rgb_network else x[:, [2, 1, 0]]
+
+    def forward(self, inputs: torch.Tensor, data_samples: Optional[list] = None,
+                mode: str = 'predict') -> List:
+        if mode != 'predict':
+            raise ConfigError(f'{type(self).__name__} only predicts (mode={mode!r}); train '
+                              'the PyTorch model.')
+        x = self._graph_input(inputs.float())
+        size = tuple(x.shape[-2:])
+        if self.static_size is not None and size != self.static_size:
+            # A fixed-size export sees the image resized to its size; its
+            # logits come back at the image's.
+            x = F.interpolate(x, size=self.static_size, mode='bilinear', align_corners=False)
+        x = np.ascontiguousarray(x.cpu().numpy(), dtype=np.float32)
+        step = self.static_batch or len(x)  # a fixed-batch export takes that many at a time
+        logits = torch.from_numpy(np.concatenate([
+            self.session.run(None, {self.input_name: x[i:i + step]})[0]
+            for i in range(0, len(x), step)]))
+        if tuple(logits.shape[-2:]) != size:
+            logits = F.interpolate(logits, size=size, mode='bilinear',
+                                   align_corners=self.segmentor.align_corners)
+        return self.segmentor.postprocess_result(logits, data_samples)
+
+
+def onnx_model_cfg(cfg, onnx_file: str) -> dict:
+    """The model config that evaluates ``onnx_file`` with ``cfg``'s own
+    model around it; :class:`ConfigError` for a detector (not provided)."""
+    from .tasks import task_of
+    if task_of(cfg) != 'mmseg':
+        raise ConfigError('Evaluating an ONNX file is provided for Semantic FPN (mmseg) '
+                          'configs; for detectors export the backbone only '
+                          '(--backbone-only) and evaluate the PyTorch checkpoint.')
+    return dict(type='OnnxSegmentor', onnx_file=osp.abspath(onnx_file), model=cfg.model)
+
+
+__all__ = ['INPUT_KEY', 'RAW_INPUT', 'NORMALIZED_INPUT', 'onnx_session', 'OnnxSegmentor',
+           'onnx_model_cfg']
