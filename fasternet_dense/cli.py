@@ -134,6 +134,10 @@ def prepare_test_config(args: argparse.Namespace) -> Config:
     check_datasets(cfg, ('test_dataloader', ))
     if onnx_model:
         cfg.model = onnx_model
+        # The file holds the weights it was exported with (the averaged ones
+        # where the config keeps an EMA); no hook swaps weights in.
+        cfg.custom_hooks = [h for h in cfg.get('custom_hooks') or []
+                            if 'EMAHook' not in str(h.get('type'))]
     return cfg
 
 

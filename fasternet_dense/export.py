@@ -1,5 +1,5 @@
-"""ONNX export of a backbone or a whole Semantic FPN segmentor, checked with
-onnxruntime.
+"""ONNX export of a backbone, a whole Semantic FPN segmentor or a whole
+one-stage detector, checked with onnxruntime.
 
 The backbone is exported fused (batch norms folded into the convolutions).
 Neither FasterNet block path writes a tensor slice in place, so no graph holds
@@ -8,21 +8,26 @@ are offered: ``conv`` (default), the paper's Split -> Conv -> Concat -> Conv ->
 Relu -> Conv -> Add, about 9 nodes per block, which every runtime fuses well;
 and ``matmul``, the PyTorch fast path as MatMul/Add nodes (plus shape
 arithmetic), which onnxruntime runs about 5% faster on CPU. The segmentor is
-wrapped as ``image -> seg logits`` at the input size. Whole detectors (NMS,
-RoI align, mask pasting) are left to mmdeploy.
+wrapped as ``image -> seg logits`` at the input size, a one-stage detector
+(RTMDet, RetinaNet) as ``image -> boxes, scores, labels`` with decoding and
+NMS in the graph (:mod:`~fasternet_dense.detector_export`). Mask R-CNN (RoI
+align, mask pasting) is left to mmdeploy; its backbone exports.
+``--int8`` quantises the file (:mod:`~fasternet_dense.quantize`).
 ``tools/export_onnx.py`` is the command line over :func:`export_onnx`
 (:func:`~fasternet_dense.inference_cli.export_main`).
 """
 import os.path as osp
 from collections import Counter
-from typing import Dict, Optional, Sequence
+from typing import Dict, Optional, Sequence, Tuple
 
+import numpy as np
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
 from mmengine.logging import MMLogger
 
 from .backbone import use_fast_inference
+from .detector_export import DetectorForExport
 from .errors import ConfigError
 from .inference import (build_model, check_shape, fuse_model,
                         output_difference, reference_copy)
@@ -33,6 +38,7 @@ from .tasks import task_of
 # Static input of the export when no shape is given: the padded detection
 # test size (1333x800 padded to a multiple of 32) or a 512x512 crop. (H, W).
 EXPORT_SHAPES = {'mmdet': (800, 1344), 'mmseg': (512, 512)}
+DETECTION_OUTPUTS = ('boxes', 'scores', 'labels')
 
 
 class SegmentorForExport(nn.Module):
@@ -147,7 +153,9 @@ def export_onnx(config: str, out: str, checkpoint: Optional[str] = None,
     logger = MMLogger.get_current_instance()
     cfg = load_config(config, cfg_options)
     scope = task_of(cfg)
-    shape = check_shape(shape) or EXPORT_SHAPES[scope]
+    whole_detector = scope == 'mmdet' and not backbone_only
+    shape = check_shape(shape) or (whole_detector and _padded_test_size(cfg)) or \
+        EXPORT_SHAPES[scope]
     if block_path not in BLOCK_PATHS:
         raise ConfigError(f'--block-path takes {" or ".join(BLOCK_PATHS)}; got {block_path}.')
     if int8:
@@ -156,13 +164,17 @@ def export_onnx(config: str, out: str, checkpoint: Optional[str] = None,
     out_dir = osp.dirname(osp.abspath(out))
     if not osp.isdir(out_dir):
         raise ConfigError(f'Output folder {out_dir} does not exist.')
-    if not backbone_only and scope != 'mmseg':
-        raise ConfigError('Whole-detector ONNX export (NMS, RoI align, mask pasting) is not '
-                          'provided here; export the backbone with --backbone-only, or use '
-                          'mmdeploy for the full Mask R-CNN.')
+    if whole_detector and not raw_input:
+        raise ConfigError('A whole detector takes a 0-255 RGB image; leave out '
+                          '--normalized-input.')
+    if whole_detector and dynamic:
+        raise ConfigError('A whole detector is exported for one input size (its test '
+                          'pipeline pads to it); leave out --dynamic.')
     model = build_model(cfg, checkpoint, 'cpu', seed=seed)
     if backbone_only:
         module, names = model.backbone, None
+    elif whole_detector:
+        module, names = DetectorForExport(model), list(DETECTION_OUTPUTS)
     else:
         module, names = SegmentorForExport(model, raw_input), ['seg_logits']
     reference = reference_copy(module)
@@ -181,7 +193,9 @@ def export_onnx(config: str, out: str, checkpoint: Optional[str] = None,
     if names is None:
         names = [f'feat{i}' for i in range(len(expected))]
     axes = None
-    if dynamic:
+    if whole_detector:
+        axes = {n: {0: 'detections'} for n in names}  # as many as survive NMS
+    elif dynamic:
         axes = {'image': {0: 'batch', 2: 'height', 3: 'width'}}
         axes.update({n: {0: 'batch', 2: f'{n}_height', 3: f'{n}_width'} for n in names})
 
@@ -195,7 +209,8 @@ def export_onnx(config: str, out: str, checkpoint: Optional[str] = None,
     set_metadata(out, {INPUT_KEY: input_kind})
     graph = onnx.load(out, load_external_data=False).graph
     result = dict(out=out, config=config, shape=shape, backbone_only=backbone_only,
-                  block_path=block_path,
+                  kind='backbone' if backbone_only else 'detector' if whole_detector
+                  else 'segmentor', block_path=block_path,
                   onnx_bytes=osp.getsize(out), weight_bytes=weight_bytes(module),
                   inputs=['image'], outputs=names,
                   ops=dict(Counter(n.op_type for n in graph.node)))
@@ -205,6 +220,9 @@ def export_onnx(config: str, out: str, checkpoint: Optional[str] = None,
         session = ort.InferenceSession(out, providers=['CPUExecutionProvider'])
         got = session.run(None, {'image': x.numpy()})
         for key, ref in (('vs_exported', expected), ('vs_reference', ref_out)):
+            if whole_detector:
+                result[key] = detection_difference(got, ref)
+                continue
             result[key] = output_difference(got, ref)
             if result[key] is None:
                 raise RuntimeError(f'onnxruntime gave outputs of shapes {[o.shape for o in got]}, '
@@ -214,13 +232,13 @@ def export_onnx(config: str, out: str, checkpoint: Optional[str] = None,
     if int8:
         result.update(_quantize(cfg, model, out, final_out, None if dynamic else shape,
                                 raw_input and not backbone_only, calib, calib_method,
-                                per_channel, activations, exclude, seed))
+                                per_channel, activations, exclude, seed, whole_detector))
         result['out'] = final_out
     return result
 
 
 def _quantize(cfg, model, fp32_out, out, shape, raw_input, calib, calib_method, per_channel,
-              activations, exclude, seed) -> Dict[str, object]:
+              activations, exclude, seed, detector=False) -> Dict[str, object]:
     """Quantise ``fp32_out`` into ``out`` on the config's own images and
     compare the two files' outputs on the first of them."""
     import onnxruntime as ort
@@ -233,10 +251,44 @@ def _quantize(cfg, model, fp32_out, out, shape, raw_input, calib, calib_method, 
     set_metadata(out, {INPUT_KEY: RAW_INPUT if raw_input else NORMALIZED_INPUT})
     outputs = [ort.InferenceSession(f, providers=['CPUExecutionProvider']).run(
         None, {'image': images[0]}) for f in (fp32_out, out)]
-    result['int8_vs_fp32'] = dict(cosine=cosine(outputs[1], outputs[0]),
-                                  **output_difference(outputs[1], outputs[0]))
+    if detector:
+        # Two files' detections need not be as many: the metric on the test
+        # set (tools/test.py MODEL.onnx) says what int8 costs.
+        result['int8_vs_fp32'] = detection_difference(outputs[1], outputs[0])
+    else:
+        result['int8_vs_fp32'] = dict(cosine=cosine(outputs[1], outputs[0]),
+                                      **output_difference(outputs[1], outputs[0]))
     return result
 
 
-__all__ = ['export_onnx', 'fp32_name', 'SegmentorForExport', 'weight_bytes', 'EXPORT_SHAPES',
+def _padded_test_size(cfg) -> Optional[Tuple[int, int]]:
+    """``(H, W)`` that the test pipeline pads every image to (a fixed-size
+    ``Pad``), or ``None``."""
+    loader = cfg.get('test_dataloader') or {}
+    for step in (loader.get('dataset') or {}).get('pipeline') or []:
+        if step.get('type') == 'Pad' and step.get('size'):
+            w, h = step['size']
+            return int(h), int(w)
+    return None
+
+
+def detection_difference(got, expected) -> Dict[str, object]:
+    """Two sets of ``(boxes, scores, labels)``, best first: how many each
+    holds and, where the counts agree, whether the labels do, the largest
+    box difference (relative to the coordinate, at least 1 pixel) and the
+    largest score difference."""
+    (boxes, scores, labels), (ref_boxes, ref_scores, ref_labels) = (
+        [np.asarray(t) for t in side] for side in (got, expected))
+    result = dict(count=len(scores), expected_count=len(ref_scores))
+    if len(scores) != len(ref_scores):
+        return dict(result, same=False)
+    scale = np.maximum(np.abs(ref_boxes), 1.0)
+    result.update(same_labels=bool(np.array_equal(labels, ref_labels)),
+                  box_relative=float((np.abs(boxes - ref_boxes) / scale).max(initial=0.0)),
+                  score_abs=float(np.abs(scores - ref_scores).max(initial=0.0)))
+    result['same'] = result['same_labels']
+    return result
+
+
+__all__ = ['export_onnx', 'fp32_name', 'detection_difference', 'SegmentorForExport', 'weight_bytes', 'EXPORT_SHAPES',
            'BLOCK_PATHS']

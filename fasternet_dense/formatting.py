@@ -135,11 +135,23 @@ def format_seg_peers() -> str:
             '; '.join(f'{n} {p}M/{g}G/{m} mIoU' for n, p, g, m in SEG_PEERS))
 
 
+def _difference(c: Dict[str, object]) -> str:
+    """One comparison of :func:`~fasternet_dense.export.export_onnx`: of
+    tensors (relative difference) or of detections (counts, labels)."""
+    if 'count' not in c:
+        return (f"max abs diff {c['max_abs_diff']:.3g}, max abs ref {c['max_abs_ref']:.3g}, "
+                f"relative {c['relative']:.3g}")
+    if c['count'] != c['expected_count']:
+        return f"{c['count']} detections against {c['expected_count']}"
+    return (f"{c['count']} detections, labels {'equal' if c['same_labels'] else 'differ'}, "
+            f"boxes within {c['box_relative']:.2g} relative, scores within {c['score_abs']:.2g}")
+
+
 def format_export(result: Dict[str, object]) -> str:
     """A short report of :func:`export_onnx`'s result."""
     h, w = result['shape']
     lines = [f"{result.get('fp32_out', result['out'])}: "
-             f"{'backbone' if result['backbone_only'] else 'segmentor'} of "
+             f"{result.get('kind', 'backbone' if result['backbone_only'] else 'segmentor')} of "
              f"{osp.basename(result['config'])} at {h}x{w} (HxW), fused, "
              f"{result['block_path']} block graph",
              f"file {result['onnx_bytes'] / 2**20:.2f} MiB, fp32 weights "
@@ -148,19 +160,19 @@ def format_export(result: Dict[str, object]) -> str:
     for key, what in (('vs_exported', 'fused PyTorch module'),
                       ('vs_reference', 'unfused PyTorch model (split/concatenate path)')):
         if key in result:
-            c = result[key]
-            lines.append(f"onnxruntime vs {what}: max abs diff {c['max_abs_diff']:.3g}, "
-                         f"max abs ref {c['max_abs_ref']:.3g}, relative {c['relative']:.3g}")
+            lines.append(f"onnxruntime vs {what}: {_difference(result[key])}")
     if 'int8_out' in result:
         c = result['int8_vs_fp32']
+        compared = (f"cosine {c['cosine']:.5f}, relative {c['relative']:.3g}" if 'cosine' in c
+                    else _difference(c))
         lines += [f"{result['int8_out']}: int8 QDQ ({result['weights']} weights "
                   f"{'per channel' if result['per_channel'] else 'per tensor'}, "
                   f"{result['activations']} activations, {result['calibration_method']} "
                   f"calibration on {result['calibration']}), file "
                   f"{result['int8_bytes'] / 2**20:.2f} MiB",
-                  f"int8 vs fp32 onnxruntime: cosine {c['cosine']:.5f}, relative "
-                  f"{c['relative']:.3g}" + (f"; left in fp32: {', '.join(result['excluded'])}"
-                                            if result['excluded'] else '')]
+                  f"int8 vs fp32 onnxruntime: {compared}" +
+                  (f"; left in fp32: {', '.join(result['excluded'])}" if result['excluded']
+                   else '')]
     return '\n'.join(lines)
 
 

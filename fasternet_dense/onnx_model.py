@@ -1,13 +1,14 @@
-"""A segmentor whose network runs in onnxruntime, for evaluating what is
-deployed with the config's own test set and metrics.
+"""Segmentors and one-stage detectors whose network runs in onnxruntime,
+for evaluating what is deployed with the config's own test set and metrics.
 
-``tools/test.py CONFIG MODEL.onnx`` puts :class:`OnnxSegmentor` around the
-config's model (``model=dict(type='OnnxSegmentor', onnx_file=...,
-model=<the config's model>)``): mmseg's data preprocessor prepares each
-batch, the exported file (fp32 or int8, as ``tools/export_onnx.py`` writes
-it) computes the logits, and mmseg's own ``postprocess_result`` turns them
-into predictions, so the evaluator sees what it sees for a PyTorch
-checkpoint.
+``tools/test.py CONFIG MODEL.onnx`` puts :class:`OnnxSegmentor` or
+:class:`OnnxDetector` around the config's model (``model=dict(
+type='OnnxSegmentor', onnx_file=..., model=<the config's model>)``): the
+model's data preprocessor prepares each batch, the exported file (fp32 or
+int8, as ``tools/export_onnx.py`` writes it) computes the logits or the
+detections, and the model's own post-processing (mmseg's
+``postprocess_result``; mmdet's rescaling to the original image) makes the
+predictions, so the evaluator sees what it sees for a PyTorch checkpoint.
 """
 import copy
 import os.path as osp
@@ -39,10 +40,58 @@ def onnx_session(path: str, threads: Optional[int] = None):
     return ort.InferenceSession(path, options, providers=['CPUExecutionProvider'])
 
 
+class _OnnxModel(BaseModel):
+    """``model`` (the config's detector or segmentor) with its network in
+    onnxruntime; see :class:`OnnxSegmentor` and :class:`OnnxDetector`."""
+    task = ''
+
+    def __init__(self, onnx_file: str, model: dict, threads: Optional[int] = None,
+                 data_preprocessor: Optional[dict] = None):
+        from mmengine.registry import DefaultScope
+        from .tasks import task_registries
+        registry = task_registries(self.task)
+        model = copy.deepcopy(model)
+        if data_preprocessor is not None and model.get('data_preprocessor') is None:
+            model['data_preprocessor'] = data_preprocessor
+        with DefaultScope.overwrite_default_scope(self.task):
+            torch_model = registry.MODELS.build(model)
+        super().__init__(data_preprocessor=torch_model.data_preprocessor)
+        self.torch_model = torch_model.eval()
+        self.session = onnx_session(onnx_file, threads)
+        meta = self.session.get_modelmeta().custom_metadata_map
+        self.raw_input = meta.get(INPUT_KEY, RAW_INPUT) == RAW_INPUT
+        (inp, ) = self.session.get_inputs()
+        self.input_name = inp.name
+        self.static_size = tuple(inp.shape[2:]) if all(isinstance(d, int)
+                                                      for d in inp.shape[2:]) else None
+        self.static_batch = inp.shape[0] if isinstance(inp.shape[0], int) else None
+        self.outputs = [o.name for o in self.session.get_outputs()]
+        pre = torch_model.data_preprocessor
+        self.register_buffer('mean', pre.mean.detach().clone().view(1, -1, 1, 1), False)
+        self.register_buffer('std', pre.std.detach().clone().view(1, -1, 1, 1), False)
+        self.rgb_network = bool(getattr(pre, 'channel_conversion',
+                                        getattr(pre, '_channel_conversion', False)))
+
+    def _graph_input(self, inputs: torch.Tensor) -> np.ndarray:
+        """The preprocessed batch as the file's input: back to RGB 0-255 for
+        a raw-input export."""
+        x = inputs.float()
+        if self.raw_input:
+            x = x * self.std + self.mean
+            x = x if self.rgb_network else x[:, [2, 1, 0]]
+        return np.ascontiguousarray(x.cpu().numpy(), dtype=np.float32)
+
+    def forward(self, inputs: torch.Tensor, data_samples: Optional[list] = None,
+                mode: str = 'predict') -> List:
+        if mode != 'predict':
+            raise ConfigError(f'{type(self).__name__} only predicts (mode={mode!r}); train '
+                              'the PyTorch model.')
+        return self.predict(inputs, data_samples)
+
+
 @MODELS.register_module()
-class OnnxSegmentor(BaseModel):
-    """``model`` (an mmseg segmentor config) with its network in
-    onnxruntime.
+class OnnxSegmentor(_OnnxModel):
+    """An mmseg segmentor config with its network in onnxruntime.
 
     Args:
         onnx_file: a whole-segmentor export (``image -> seg_logits``).
@@ -52,76 +101,75 @@ class OnnxSegmentor(BaseModel):
         data_preprocessor: what the runner passes from the config's top
             level; it goes to ``model`` when that has none of its own.
     """
+    task = 'mmseg'
 
-    def __init__(self, onnx_file: str, model: dict, threads: Optional[int] = None,
-                 data_preprocessor: Optional[dict] = None):
-        from mmengine.registry import DefaultScope
-        from .tasks import task_registries
-        registry = task_registries('mmseg')
-        model = copy.deepcopy(model)
-        if data_preprocessor is not None and model.get('data_preprocessor') is None:
-            model['data_preprocessor'] = data_preprocessor
-        with DefaultScope.overwrite_default_scope('mmseg'):
-            segmentor = registry.MODELS.build(model)
-        super().__init__(data_preprocessor=segmentor.data_preprocessor)
-        self.segmentor = segmentor.eval()
-        self.session = onnx_session(onnx_file, threads)
-        meta = self.session.get_modelmeta().custom_metadata_map
-        self.raw_input = meta.get(INPUT_KEY, RAW_INPUT) == RAW_INPUT
-        (inp, ) = self.session.get_inputs()
-        self.input_name = inp.name
-        self.static_size = tuple(inp.shape[2:]) if all(isinstance(d, int)
-                                                      for d in inp.shape[2:]) else None
-        self.static_batch = inp.shape[0] if isinstance(inp.shape[0], int) else None
-        if len(self.session.get_outputs()) != 1:
-            raise ConfigError(f'{onnx_file} has {len(self.session.get_outputs())} outputs; '
-                              'evaluation takes a whole-segmentor export (one output, '
-                              'seg_logits), not --backbone-only.')
-        pre = segmentor.data_preprocessor
-        self.register_buffer('mean', pre.mean.detach().clone().view(1, -1, 1, 1), False)
-        self.register_buffer('std', pre.std.detach().clone().view(1, -1, 1, 1), False)
-        self.rgb_network = bool(getattr(pre, 'channel_conversion', False))
+    def __init__(self, onnx_file: str, model: dict, **kwargs):
+        super().__init__(onnx_file, model, **kwargs)
+        if self.outputs != ['seg_logits']:
+            raise ConfigError(f'{onnx_file} has outputs {self.outputs}; evaluation takes a '
+                              'whole-segmentor export (seg_logits), not --backbone-only.')
 
-    def _graph_input(self, inputs: torch.Tensor) -> torch.Tensor:
-        """The preprocessed batch as the file's input: back to RGB 0-255 for
-        a raw-input export."""
-        if not self.raw_input:
-            return inputs
-        x = inputs * self.std + self.mean
-        return x if self.rgb_network else x[:, [2, 1, 0]]
-
-    def forward(self, inputs: torch.Tensor, data_samples: Optional[list] = None,
-                mode: str = 'predict') -> List:
-        if mode != 'predict':
-            raise ConfigError(f'{type(self).__name__} only predicts (mode={mode!r}); train '
-                              'the PyTorch model.')
-        x = self._graph_input(inputs.float())
+    def predict(self, inputs: torch.Tensor, data_samples: Optional[list]) -> List:
+        x = self._graph_input(inputs)
         size = tuple(x.shape[-2:])
         if self.static_size is not None and size != self.static_size:
             # A fixed-size export sees the image resized to its size; its
             # logits come back at the image's.
-            x = F.interpolate(x, size=self.static_size, mode='bilinear', align_corners=False)
-        x = np.ascontiguousarray(x.cpu().numpy(), dtype=np.float32)
+            x = F.interpolate(torch.from_numpy(x), size=self.static_size, mode='bilinear',
+                              align_corners=False).numpy()
         step = self.static_batch or len(x)  # a fixed-batch export takes that many at a time
         logits = torch.from_numpy(np.concatenate([
             self.session.run(None, {self.input_name: x[i:i + step]})[0]
             for i in range(0, len(x), step)]))
         if tuple(logits.shape[-2:]) != size:
             logits = F.interpolate(logits, size=size, mode='bilinear',
-                                   align_corners=self.segmentor.align_corners)
-        return self.segmentor.postprocess_result(logits, data_samples)
+                                   align_corners=self.torch_model.align_corners)
+        return self.torch_model.postprocess_result(logits, data_samples)
+
+
+@MODELS.register_module()
+class OnnxDetector(_OnnxModel):
+    """A one-stage mmdet detector config (RTMDet, RetinaNet) with its whole
+    network, decoding and NMS in onnxruntime; the boxes are scaled back to
+    the original image by the scale factor of each image's test pipeline,
+    as mmdet's ``rescale`` does. Arguments as :class:`OnnxSegmentor`'s; the
+    file is a whole-detector export (``boxes``, ``scores``, ``labels``)."""
+    task = 'mmdet'
+
+    def __init__(self, onnx_file: str, model: dict, **kwargs):
+        super().__init__(onnx_file, model, **kwargs)
+        if self.outputs != ['boxes', 'scores', 'labels']:
+            raise ConfigError(f'{onnx_file} has outputs {self.outputs}; evaluation takes a '
+                              'whole-detector export (boxes, scores, labels).')
+
+    def predict(self, inputs: torch.Tensor, data_samples: list) -> List:
+        from mmengine.structures import InstanceData
+        x = self._graph_input(inputs)
+        if self.static_size is not None and tuple(x.shape[-2:]) != self.static_size:
+            raise ConfigError(f'The ONNX file takes {self.static_size[0]}x{self.static_size[1]} '
+                              f'inputs; the test pipeline gives {x.shape[2]}x{x.shape[3]}. '
+                              'Export with --shape H W of the padded test images.')
+        for image, sample in zip(x, data_samples):
+            boxes, scores, labels = self.session.run(None, {self.input_name: image[None]})
+            boxes = torch.from_numpy(boxes)
+            w_scale, h_scale = sample.metainfo.get('scale_factor', (1.0, 1.0))
+            boxes = boxes / boxes.new_tensor([w_scale, h_scale, w_scale, h_scale])
+            sample.pred_instances = InstanceData(bboxes=boxes, scores=torch.from_numpy(scores),
+                                                 labels=torch.from_numpy(labels))
+        return data_samples
 
 
 def onnx_model_cfg(cfg, onnx_file: str) -> dict:
     """The model config that evaluates ``onnx_file`` with ``cfg``'s own
-    model around it; :class:`ConfigError` for a detector (not provided)."""
+    model around it: :class:`OnnxSegmentor` or :class:`OnnxDetector`."""
     from .tasks import task_of
-    if task_of(cfg) != 'mmseg':
-        raise ConfigError('Evaluating an ONNX file is provided for Semantic FPN (mmseg) '
-                          'configs; for detectors export the backbone only '
+    if task_of(cfg) == 'mmdet' and 'roi_head' in cfg.model:
+        raise ConfigError('Evaluating an ONNX file covers Semantic FPN and one-stage detectors '
+                          '(RTMDet, RetinaNet); for Mask R-CNN export the backbone only '
                           '(--backbone-only) and evaluate the PyTorch checkpoint.')
-    return dict(type='OnnxSegmentor', onnx_file=osp.abspath(onnx_file), model=cfg.model)
+    kind = 'OnnxSegmentor' if task_of(cfg) == 'mmseg' else 'OnnxDetector'
+    return dict(type=kind, onnx_file=osp.abspath(onnx_file), model=cfg.model)
 
 
 __all__ = ['INPUT_KEY', 'RAW_INPUT', 'NORMALIZED_INPUT', 'onnx_session', 'OnnxSegmentor',
-           'onnx_model_cfg']
+           'OnnxDetector', 'onnx_model_cfg']

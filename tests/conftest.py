@@ -53,6 +53,15 @@ def loader_options(data_root, **extra) -> dict:
     return options
 
 
+def toy_coco_options(root, **extra) -> dict:
+    """``--cfg-options`` that point a toy COCO config, its evaluators
+    included, at ``root``."""
+    root = str(root).rstrip('/') + '/'
+    ann_file = root + 'annotations/instances_val2017.json'
+    evaluators = {'val_evaluator.ann_file': ann_file, 'test_evaluator.ann_file': ann_file}
+    return loader_options(root, **dict(evaluators, **extra))
+
+
 def as_argv(options: dict) -> list:
     return ['--cfg-options', *(f'{k}={v}' for k, v in options.items())]
 

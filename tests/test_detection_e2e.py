@@ -10,20 +10,12 @@ from fasternet_dense import cli
 from fasternet_dense.runner import build_runner, load_config
 from fasternet_dense.toydata import make_toy_coco
 
-from conftest import (as_argv, config_path, loader_options, native_to_official,
-                      run_distributed, run_tool)
+from conftest import (as_argv, config_path, native_to_official,
+                      run_distributed, run_tool, toy_coco_options)
 
 CONFIG = config_path('maskrcnn_fasternet_t0_toycoco.py')
 
 pytestmark = pytest.mark.slow
-
-
-def toy_options(root, **extra):
-    """--cfg-options that point the toy config, evaluators included, at ``root``."""
-    root = str(root).rstrip('/') + '/'
-    ann_file = root + 'annotations/instances_val2017.json'
-    evaluators = {'val_evaluator.ann_file': ann_file, 'test_evaluator.ann_file': ann_file}
-    return loader_options(root, **dict(evaluators, **extra))
 
 
 class Records(logging.Handler):
@@ -44,7 +36,7 @@ def toy_coco(tmp_path_factory):
 
 
 def test_brief_training_lowers_loss_and_beats_untrained_map(toy_coco, tmp_path):
-    options = toy_options(toy_coco, **{
+    options = toy_coco_options(toy_coco, **{
         'train_cfg.max_epochs': 12, 'train_cfg.val_interval': 12,
         'param_scheduler.1.milestones': [10], 'param_scheduler.1.end': 12,
         'default_hooks.checkpoint.interval': 12, 'randomness.seed': 0})
@@ -64,7 +56,7 @@ def test_test_tool_takes_an_official_mmdet2_checkpoint(toy_coco, tmp_path):
     """A whole-detector checkpoint in the official mmdet 2.x key layout
     (flat backbone stages, norm0/2/4/6) loads with nothing missing or left
     over, and its backbone weights arrive unchanged."""
-    options = toy_options(toy_coco)
+    options = toy_coco_options(toy_coco)
     cfg = load_config(CONFIG, options, str(tmp_path))
     source = build_runner(cfg).model
     torch.manual_seed(3)
@@ -98,7 +90,7 @@ def test_test_tool_takes_an_official_mmdet2_checkpoint(toy_coco, tmp_path):
 
 
 def test_test_tool_prints_coco_metrics(toy_coco, tmp_path):
-    options = toy_options(toy_coco)
+    options = toy_coco_options(toy_coco)
     cfg = load_config(CONFIG, options, str(tmp_path))
     runner = build_runner(cfg)
     runner.model.init_weights()
@@ -118,7 +110,7 @@ def test_test_tool_prints_coco_metrics(toy_coco, tmp_path):
 
 def test_distributed_training_on_cpu_with_two_processes(toy_coco, tmp_path):
     work_dir = tmp_path / 'dist'
-    options = toy_options(toy_coco, **{
+    options = toy_coco_options(toy_coco, **{
         'train_cfg.max_epochs': 1, 'train_cfg.val_interval': 1,
         'train_dataloader.batch_size': 2, 'val_dataloader.batch_size': 2,
         'default_hooks.checkpoint.interval': 1, 'default_hooks.logger.interval': 1})

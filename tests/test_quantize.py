@@ -1,13 +1,15 @@
-"""int8 ONNX: export with onnxruntime's static quantisation calibrated on the
-config's own images, evaluation of an ONNX file with the config's test set
-and metrics, and timing ONNX files beside the PyTorch model."""
+"""Deployment with ONNX: int8 export with onnxruntime's static quantisation
+calibrated on the config's own images, whole one-stage detectors with NMS in
+the graph, evaluation of an ONNX file with the config's test set and
+metrics, and timing ONNX files beside the PyTorch model."""
 import json
 
 import numpy as np
 import pytest
 import torch
 
-from conftest import as_argv, config_path, error_line, loader_options, run_tool
+from conftest import (as_argv, config_path, error_line, loader_options, run_tool,
+                      toy_coco_options)
 from fasternet_dense.export import export_onnx, fp32_name
 from fasternet_dense.inference import build_model
 from fasternet_dense.quantize import calibration_images, cosine
@@ -15,6 +17,7 @@ from fasternet_dense.runner import build_runner, load_config
 from fasternet_dense.toydata import make_toy_ade
 
 TOY_SEG = config_path('semfpn_fasternet_t0_toyade.py')
+TOY_RTMDET = config_path('rtmdet_fasternet_t0_toycoco.py')
 
 
 @pytest.fixture(scope='module')
@@ -104,12 +107,75 @@ def test_onnx_file_gives_the_same_metrics_as_its_checkpoint(trained, toy_ade, tm
     assert metrics[0]['mIoU'] > 0
 
 
-def test_an_onnx_file_for_a_detector_config_is_refused_in_one_line(tmp_path):
+def test_an_onnx_file_for_mask_rcnn_is_refused_in_one_line(tmp_path):
     fake = tmp_path / 'det.onnx'
     fake.write_bytes(b'')
     line = error_line(run_tool('test.py', 'configs/maskrcnn_fasternet_t0_toycoco.py',
                                str(fake)))
-    assert 'provided for Semantic FPN' in line and '--backbone-only' in line
+    assert 'for Mask R-CNN export the backbone only (--backbone-only)' in line
+
+
+@pytest.fixture(scope='module')
+def toy_coco(tmp_path_factory):
+    from fasternet_dense.toydata import make_toy_coco
+    root = tmp_path_factory.mktemp('toy_coco')
+    make_toy_coco(str(root), num_train=16, num_val=8)
+    return root
+
+
+def test_rtmdet_onnx_with_nms_gives_the_detections_of_pytorch(toy_coco, tmp_path):
+    """Random weights with the box branch's bias at 2 (every point gets a
+    box) and the score threshold at 0: each image has max_per_img
+    detections after NMS, in PyTorch and in onnxruntime alike."""
+    import onnxruntime as ort
+    options = toy_coco_options(toy_coco, **{'model.test_cfg.score_thr': 0.0})
+    cfg = load_config(TOY_RTMDET, options)
+    model = build_model(cfg)
+    for reg in model.bbox_head.rtm_reg:
+        reg.bias.data.fill_(2.0)
+    ckpt = str(tmp_path / 'rtmdet.pth')
+    torch.save({'state_dict': model.state_dict(), 'meta': {}}, ckpt)
+    out = str(tmp_path / 'rtmdet.onnx')
+    result = export_onnx(TOY_RTMDET, out, ckpt, cfg_options=options)
+    assert result['kind'] == 'detector' and tuple(result['shape']) == (128, 128)
+    assert result['outputs'] == ['boxes', 'scores', 'labels']
+    assert 'NonMaxSuppression' in result['ops']
+    session = ort.InferenceSession(out, providers=['CPUExecutionProvider'])
+    model = build_model(cfg, ckpt)
+    from mmengine.registry import DefaultScope
+    from fasternet_dense.tasks import task_registries
+    with DefaultScope.overwrite_default_scope('mmdet'):
+        dataset = task_registries('mmdet').DATASETS.build(cfg.test_dataloader.dataset)
+    compared = 0
+    for i in range(4):
+        data = model.data_preprocessor(
+            {k: [v] for k, v in dataset[i].items()}, False)
+        with torch.no_grad():
+            (expected, ) = model.predict(data['inputs'], data['data_samples'], rescale=False)
+        expected = expected.pred_instances
+        image = dataset[i]['inputs'][[2, 1, 0]].float()[None]  # the pipeline's BGR as RGB
+        boxes, scores, labels = session.run(None, {'image': image.numpy()})
+        assert len(scores) == len(expected.scores) == cfg.model.test_cfg.max_per_img
+        assert np.array_equal(labels, expected.labels.numpy())
+        np.testing.assert_allclose(scores, expected.scores.numpy(), rtol=0, atol=1e-4)
+        ref = expected.bboxes.numpy()
+        assert (np.abs(boxes - ref) / np.maximum(np.abs(ref), 1.0)).max() <= 1e-3
+        compared += 1
+    assert compared == 4
+    # tools/test.py with the file: the same metrics as with the checkpoint.
+    metrics = []
+    for model_file in (ckpt, out):
+        proc = run_tool('test.py', TOY_RTMDET, model_file, '--work-dir', str(tmp_path / 't'),
+                        *as_argv(options))
+        assert proc.returncode == 0, proc.stderr[-3000:]
+        metrics.append([line for line in proc.stdout.splitlines()
+                        if line.startswith('coco/bbox_mAP')])
+    assert metrics[0] and metrics[0] == metrics[1]
+    # int8 on the toy training images: the file runs and still detects.
+    int8 = export_onnx(TOY_RTMDET, str(tmp_path / 'rtmdet8.onnx'), ckpt, cfg_options=options,
+                       int8=True, calib=2)
+    assert int8['calibration'] == '2 images of the train set through the test pipeline'
+    assert int8['int8_vs_fp32']['count'] > 0
 
 
 def test_benchmark_times_onnx_files_beside_the_pytorch_model(tmp_path):
@@ -133,3 +199,44 @@ def test_calibration_size_must_be_positive(tmp_path):
                                '--shape', '64', '64', '--int8', '--calib', '0'))
     assert '--calib takes a number of images >= 1' in line
     assert not list(tmp_path.iterdir())  # refused before anything was written
+
+
+RETINANET_T0 = """
+_base_ = 'mmdet::retinanet/retinanet_r50_fpn_1x_coco.py'
+custom_imports = dict(imports=['fasternet_dense'], allow_failed_imports=False)
+model = dict(
+    backbone=dict(_delete_=True, type='FasterNet', arch='t0', out_indices=(0, 1, 2, 3)),
+    neck=dict(in_channels=[40, 80, 160, 320]),
+    test_cfg=dict(score_thr=0.0))
+"""
+
+
+def test_retinanet_onnx_with_nms_gives_the_detections_of_pytorch(tmp_path):
+    """RetinaNet (anchors, delta boxes) with a FasterNet-T0 backbone and
+    random weights, score threshold 0: onnxruntime's detections equal
+    mmdet's own predict on the same image."""
+    import onnxruntime as ort
+    from mmdet.structures import DetDataSample
+    config = tmp_path / 'retinanet_fasternet_t0.py'
+    config.write_text(RETINANET_T0)
+    out = str(tmp_path / 'retinanet.onnx')
+    result = export_onnx(str(config), out, shape=(128, 160))
+    assert result['kind'] == 'detector' and result['vs_exported']['same']
+    model = build_model(load_config(str(config)))  # the same seeded random weights
+    gen = torch.Generator().manual_seed(1)
+    rgb = torch.rand(1, 3, 128, 160, generator=gen) * 255
+    sample = DetDataSample(metainfo=dict(img_shape=(128, 160), ori_shape=(128, 160),
+                                         scale_factor=(1.0, 1.0)))
+    pre = model.data_preprocessor  # the network sees RGB where it converts, else BGR
+    x = rgb if pre._channel_conversion else rgb[:, [2, 1, 0]]
+    x = (x - pre.mean.view(1, -1, 1, 1)) / pre.std.view(1, -1, 1, 1)
+    with torch.no_grad():
+        (expected, ) = model.predict(x, [sample], rescale=False)
+    expected = expected.pred_instances
+    boxes, scores, labels = ort.InferenceSession(out, providers=['CPUExecutionProvider']).run(
+        None, {'image': rgb.numpy()})
+    assert len(scores) == len(expected.scores) == 100
+    assert np.array_equal(labels, expected.labels.numpy())
+    np.testing.assert_allclose(scores, expected.scores.numpy(), rtol=0, atol=1e-4)
+    ref = expected.bboxes.numpy()
+    assert (np.abs(boxes - ref) / np.maximum(np.abs(ref), 1.0)).max() <= 1e-3
