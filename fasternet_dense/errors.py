@@ -42,3 +42,8 @@ class MissingFileError(FasterNetDenseError, FileNotFoundError):
 
 class DatasetError(FasterNetDenseError, ValueError):
     """Dataset content is invalid (bad annotations, unreadable images, ...)."""
+
+
+class CheckpointWriteError(FasterNetDenseError, OSError):
+    """A checkpoint could not be written (disk full, permission, quota, I/O
+    error); the previous checkpoint is left as it was."""

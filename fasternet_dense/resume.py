@@ -38,6 +38,7 @@ import os
 import os.path as osp
 import random
 import re
+import shutil
 import zipfile
 from typing import List, Optional
 
@@ -49,7 +50,7 @@ from mmengine.dist import is_main_process
 from mmengine.registry import HOOKS, RUNNERS
 from mmengine.runner import Runner
 
-from .errors import MissingFileError
+from .errors import CheckpointWriteError, MissingFileError
 from .fileio import publish, remove_stale_temp_files, temp_path
 
 LAST_CHECKPOINT = 'last_checkpoint'
@@ -89,9 +90,13 @@ class CrashSafeRunner(Runner):
             super().save_checkpoint(osp.dirname(written), osp.basename(written),
                                     file_client_args, save_optimizer, save_param_scheduler,
                                     meta, by_epoch, backend_args)
-        except BaseException:
+        except BaseException as err:
+            free_at_failure = _free_bytes(out_dir)
             if atomic and osp.exists(written):
                 os.remove(written)
+            if _is_write_failure(err):
+                raise CheckpointWriteError(write_failure_message(
+                    final, err, self.work_dir, _state_bytes(self), free_at_failure)) from err
             raise
         if atomic and osp.exists(written):  # only the main process writes
             publish(written, final)
@@ -105,6 +110,82 @@ class CrashSafeRunner(Runner):
                 self._resume = False
             self._load_from = found
         super().load_or_resume()
+
+
+def _free_bytes(folder: str) -> Optional[int]:
+    try:
+        return shutil.disk_usage(folder).free
+    except OSError:
+        return None
+
+
+def _state_bytes(runner) -> int:
+    """Bytes of the tensors a checkpoint of ``runner`` holds (model and
+    optimizer state): about the size of the file."""
+    tensors = list(runner.model.state_dict().values())
+    optim = getattr(runner, 'optim_wrapper', None)
+    if optim is not None and hasattr(optim, 'state_dict'):
+        try:
+            for value in _leaves(optim.state_dict()):
+                tensors.append(value)
+        except Exception:  # an optimizer without state yet
+            pass
+    return sum(t.numel() * t.element_size() for t in tensors if isinstance(t, torch.Tensor))
+
+
+def _leaves(node):
+    if isinstance(node, dict):
+        for value in node.values():
+            yield from _leaves(value)
+    elif isinstance(node, (list, tuple)):
+        for value in node:
+            yield from _leaves(value)
+    else:
+        yield node
+
+
+# torch's checkpoint writer turns a failed write into a RuntimeError from its
+# zip container ("[enforce fail at inline_container.cc:672] . unexpected pos").
+_TORCH_WRITE_FAILURE = ('inline_container', 'PytorchStreamWriter', 'file write failed')
+
+
+def _is_write_failure(err: BaseException) -> bool:
+    if isinstance(err, OSError):
+        return True
+    return isinstance(err, RuntimeError) and any(k in str(err) for k in _TORCH_WRITE_FAILURE)
+
+
+def _mb(n: Optional[int]) -> str:
+    return 'an unknown amount' if n is None else f'{n / 2**20:.0f} MB'
+
+
+def write_failure_message(path: str, err: BaseException, work_dir: str, needed: int,
+                          free_at_failure: Optional[int] = None) -> str:
+    """One line for a checkpoint that could not be written: which file,
+    why (the OS error by name), how much it needs and how much is free,
+    which earlier checkpoint is intact, and how to continue."""
+    folder = osp.dirname(osp.abspath(path))
+    free = _free_bytes(folder)
+    errno_ = getattr(err, 'errno', None)
+    if errno_:
+        reason = os.strerror(errno_)
+    elif free_at_failure is not None and free_at_failure < max(needed // 100, 2**20):
+        reason = 'No space left on device'
+    else:
+        reason = f'the write failed ({str(err).splitlines()[0][:160]})'
+    previous = None
+    record = osp.join(work_dir, LAST_CHECKPOINT)
+    if osp.isfile(record):
+        with open(record) as f:
+            previous = f.read().strip() or None
+    if previous and checkpoint_problem(previous) is None:
+        kept = (f'the previous checkpoint {osp.basename(previous)} is intact; free space (or fix '
+                'the cause) and continue from it with --resume')
+    else:
+        kept = ('no earlier checkpoint of this run was written; free space (or fix the cause) '
+                'and start the run again')
+    return (f'Could not write checkpoint {path}: {reason}. It needs about {_mb(needed)}; '
+            f'{_mb(free)} free in {folder}; {kept}.')
 
 
 # -------------------------------------------------------- checking, choosing

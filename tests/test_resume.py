@@ -151,6 +151,61 @@ def test_failed_save_keeps_the_old_checkpoint(tmp_path, monkeypatch):
     assert sorted(os.listdir(tmp_path)) == ['iter_2.pth', 'work']
 
 
+@pytest.mark.parametrize('failure', ['no space', 'permission', 'torch writer'])
+def test_a_failed_checkpoint_write_stops_with_one_line_and_keeps_the_last_one(
+        tmp_path, monkeypatch, failure):
+    """The OS error by name, the size needed and free, the intact previous
+    checkpoint and --resume, in one line; the previous file and the record
+    stay as they were and resuming picks them."""
+    import errno
+    import shutil
+    from collections import namedtuple
+    from mmengine.fileio.backends.local_backend import LocalBackend
+    from fasternet_dense.errors import CheckpointWriteError
+    from fasternet_dense.resume import checkpoint_problem, find_resumable_checkpoint
+    namespace = {}
+    exec(TINY_RUNNER, namespace)
+    work = tmp_path / 'work'
+    runner = namespace['tiny_runner'](str(work), 250_000)  # 1 MB of weights
+    save = dict(save_optimizer=False, save_param_scheduler=False)
+    runner.save_checkpoint(str(work), 'iter_2.pth', **save)
+    (work / 'last_checkpoint').write_text(str(work / 'iter_2.pth'))
+    before = (work / 'iter_2.pth').read_bytes()
+    code = errno.EACCES if failure == 'permission' else errno.ENOSPC
+
+    def put_fails(self, obj, filepath):
+        with open(filepath, 'wb') as f:
+            f.write(obj[:1000])
+        raise OSError(code, os.strerror(code), str(filepath))
+
+    def torch_fails(obj, f, *args, **kwargs):
+        raise RuntimeError('[enforce fail at inline_container.cc:672] . unexpected pos '
+                           '19422528 vs 19422420')
+
+    if failure == 'torch writer':
+        monkeypatch.setattr(torch, 'save', torch_fails)
+        usage = namedtuple('usage', 'total used free')
+        monkeypatch.setattr(shutil, 'disk_usage', lambda path: usage(2**30, 2**30 - 4096, 4096))
+    else:
+        monkeypatch.setattr(LocalBackend, 'put', put_fails)
+    with pytest.raises(CheckpointWriteError) as err:
+        runner.save_checkpoint(str(work), 'iter_4.pth', **save)
+    message = str(err.value)
+    assert '\n' not in message
+    reason = 'Permission denied' if failure == 'permission' else 'No space left on device'
+    assert message.startswith(f'Could not write checkpoint {work / "iter_4.pth"}: {reason}.')
+    assert 'It needs about 1 MB' in message and ' free in ' in message
+    assert 'the previous checkpoint iter_2.pth is intact' in message
+    assert message.endswith('continue from it with --resume.')
+    monkeypatch.undo()
+    assert (work / 'iter_2.pth').read_bytes() == before
+    saved = [n for n in os.listdir(work) if n.endswith(('.pth', '.tmp')) or n == 'last_checkpoint']
+    assert sorted(saved) == ['iter_2.pth', 'last_checkpoint']  # no part of iter_4 left
+    assert (work / 'last_checkpoint').read_text() == str(work / 'iter_2.pth')
+    assert checkpoint_problem(str(work / 'iter_2.pth')) is None
+    assert find_resumable_checkpoint(str(work)) == str(work / 'iter_2.pth')
+
+
 SAVE_LOOP = TINY_RUNNER + """
 work_dir, out_dir = sys.argv[1:]
 runner = tiny_runner(work_dir, 4_000_000)
