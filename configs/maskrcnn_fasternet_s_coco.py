@@ -11,6 +11,7 @@ from mmengine.config import read_base
 
 from fasternet_dense.backbone import FasterNet
 from fasternet_dense.resume import CrashSafeRunner, StepSeedHook
+from fasternet_dense.nonfinite import NonFiniteLossHook
 
 with read_base():
     from ._base_.mask_rcnn_coco import *
@@ -18,8 +19,10 @@ with read_base():
 # Checkpoints written whole or not at all, resume from the newest complete
 # one, and random draws that depend only on the training position, so that a
 # killed run resumed with --resume ends as an uninterrupted one would.
+# A NaN or infinite loss stops the run before anything of that iteration is
+# saved (--cfg-options nonfinite_loss.max_skips=N skips up to N such updates).
 runner_type = CrashSafeRunner
-custom_hooks = [dict(type=StepSeedHook)]
+custom_hooks = [dict(type=StepSeedHook), dict(type=NonFiniteLossHook)]
 
 pretrained = 'checkpoints/fasternet_s-epoch.299-val_acc1.81.2840.pth'
 model.backbone = dict(

@@ -9,6 +9,7 @@
 from mmengine.config import read_base
 
 from fasternet_dense.resume import StepSeedHook
+from fasternet_dense.nonfinite import NonFiniteLossHook
 
 with read_base():
     from .rtmdet_fasternet_t0_coco import *
@@ -74,6 +75,7 @@ custom_hooks = [
     dict(type='EMAHook', ema_type='ExpMomentumEMA', momentum=0.002, update_buffers=True,
          priority=49),
     dict(type=StepSeedHook),
+    dict(type=NonFiniteLossHook),
 ]
 default_hooks.update(
     logger=dict(interval=10),

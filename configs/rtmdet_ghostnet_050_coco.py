@@ -16,14 +16,15 @@ from mmengine.config import read_base
 from mmpretrain.models import TIMMBackbone
 
 from fasternet_dense.resume import CrashSafeRunner, StepSeedHook
+from fasternet_dense.nonfinite import NonFiniteLossHook
 
 with read_base():
     from ._base_.rtmdet_tiny_coco import *
 
-# Crash-safe checkpoints and resume, and position-seeded random draws (see
-# maskrcnn_fasternet_s_coco.py).
+# Crash-safe checkpoints and resume, position-seeded random draws and a stop at
+# the first non-finite loss (see maskrcnn_fasternet_s_coco.py).
 runner_type = CrashSafeRunner
-custom_hooks = [*custom_hooks, dict(type=StepSeedHook)]
+custom_hooks = [*custom_hooks, dict(type=StepSeedHook), dict(type=NonFiniteLossHook)]
 
 model.backbone = dict(
     type=TIMMBackbone,

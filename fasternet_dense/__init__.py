@@ -4,8 +4,9 @@ Importing this package registers its modules in mmengine's root registries
 (reachable from mmdet and mmseg configs through
 ``custom_imports=dict(imports=['fasternet_dense'])``): the ``FasterNet``
 backbone, its ``PartialConv`` and ``FasterNetBlock`` modules,
-``CrashSafeRunner``, ``StepSeedHook``, and ``OnnxSegmentor`` and
-``OnnxDetector`` (exported models evaluated in onnxruntime). Its one change to
+``CrashSafeRunner``, ``StepSeedHook``, ``NonFiniteLossHook``, and
+``OnnxSegmentor`` and ``OnnxDetector`` (exported models evaluated in
+onnxruntime). Its one change to
 another package is mmengine's checkpoint loading through torch's safe
 ``weights_only`` loader (listed in :mod:`fasternet_dense.patches`). It does
 not import mmdet or mmseg.
@@ -13,8 +14,10 @@ not import mmdet or mmseg.
 from .backbone import (ARCH_SETTINGS, FasterNet, FasterNetBlock, PartialConv,
                        count_parameters, imagenet_head_parameters, resolve_arch)
 from .checkpoint import safe_torch_load, to_native_layout
-from .errors import (CheckpointMismatchError, ConfigError, DatasetError, FasterNetDenseError,
-                     MissingFileError, UnsafeCheckpointError)
+from .errors import (CheckpointMismatchError, CheckpointWriteError, ConfigError, DatasetError,
+                     FasterNetDenseError, MissingFileError, NonFiniteLossError,
+                     UnsafeCheckpointError)
+from .nonfinite import NonFiniteLossHook
 from .onnx_model import OnnxDetector, OnnxSegmentor
 from .resume import CrashSafeRunner, StepSeedHook
 from . import patches
@@ -25,7 +28,7 @@ __version__ = '0.1.0'
 __all__ = [
     'ARCH_SETTINGS', 'FasterNet', 'FasterNetBlock', 'PartialConv', 'count_parameters',
     'imagenet_head_parameters', 'resolve_arch', 'CheckpointMismatchError',
-    'UnsafeCheckpointError', 'ConfigError', 'DatasetError', 'FasterNetDenseError',
-    'MissingFileError', 'CrashSafeRunner', 'StepSeedHook', 'OnnxSegmentor', 'OnnxDetector',
-    'safe_torch_load', 'to_native_layout'
+    'UnsafeCheckpointError', 'CheckpointWriteError', 'NonFiniteLossError', 'ConfigError',
+    'DatasetError', 'FasterNetDenseError', 'MissingFileError', 'CrashSafeRunner', 'StepSeedHook',
+    'NonFiniteLossHook', 'OnnxSegmentor', 'OnnxDetector', 'safe_torch_load', 'to_native_layout'
 ]

@@ -47,3 +47,8 @@ class DatasetError(FasterNetDenseError, ValueError):
 class CheckpointWriteError(FasterNetDenseError, OSError):
     """A checkpoint could not be written (disk full, permission, quota, I/O
     error); the previous checkpoint is left as it was."""
+
+
+class NonFiniteLossError(FasterNetDenseError, FloatingPointError):
+    """Training met a NaN or infinite loss (or gradient) and stopped before
+    saving anything of that iteration."""

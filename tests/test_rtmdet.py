@@ -14,6 +14,7 @@ from torch.nn.modules.batchnorm import _BatchNorm
 from conftest import CONFIGS, config_path, plain_config
 from fasternet_dense import FasterNet, count_parameters
 from fasternet_dense.inference import build_model, deploy_model, fuse_model
+from fasternet_dense.nonfinite import NonFiniteLossHook
 from fasternet_dense.resume import CrashSafeRunner, StepSeedHook
 from fasternet_dense.runner import resolve_config_path
 
@@ -57,8 +58,9 @@ def test_fasternet_rtmdet_keeps_the_recipe_of_the_size_it_pairs_with(arch):
             assert ours.model[key] == base.model[key], key
     for key in ('optim_wrapper', 'param_scheduler', 'train_dataloader', 'train_cfg'):
         assert ours[key] == base[key], key
-    assert ours.custom_hooks[:-1] == base.custom_hooks
-    assert ours.runner_type is CrashSafeRunner and ours.custom_hooks[-1].type is StepSeedHook
+    assert ours.custom_hooks[:-2] == base.custom_hooks
+    assert ours.runner_type is CrashSafeRunner
+    assert [h.type for h in ours.custom_hooks[-2:]] == [StepSeedHook, NonFiniteLossHook]
 
 
 @pytest.mark.parametrize('name', RTMDET_CONFIGS)
