@@ -15,7 +15,8 @@ from mmengine.config import Config, DictAction
 
 from .errors import ConfigError, run_tool
 from .datacheck import check_data
-from .preflight import check_datasets, check_model_config, check_pretrained, check_resume
+from .preflight import (check_checkpoint_file, check_checkpoint_fits, check_datasets,
+                        check_model_config, check_pretrained, check_resume)
 from .runner import CONFIG_HELP, build_runner, load_config
 from .onnx_model import onnx_model_cfg
 from .tasks import task_of
@@ -60,6 +61,8 @@ def prepare_train_config(args: argparse.Namespace) -> Config:
         cfg.load_from = args.resume
     check_model_config(cfg)
     check_pretrained(cfg)
+    if cfg.get('load_from') and not cfg.get('resume'):
+        check_checkpoint_file(cfg.load_from, 'load_from')
     loaders = ('train_dataloader', ) + (('val_dataloader', ) if cfg.get('val_cfg') else ())
     check_datasets(cfg, loaders)
     check_data(cfg, loaders)
@@ -89,6 +92,9 @@ def test_parser() -> argparse.ArgumentParser:
     parser.add_argument('--show-dir', help='write pictures of the predictions here')
     parser.add_argument('--out', help='detection: dump raw results to this .pkl file; '
                         'segmentation: write predicted label maps into this folder')
+    parser.add_argument('--allow-partial-checkpoint', action='store_true',
+                        help='evaluate even when the checkpoint lacks weights of the neck or '
+                        'heads (they stay random)')
     _common_args(parser)
     return parser
 
@@ -111,6 +117,8 @@ def prepare_test_config(args: argparse.Namespace) -> Config:
         raise ConfigError(f'Checkpoint {args.checkpoint} not found; pass the .pth file '
                           'written by tools/train.py (work_dirs/...), or an ONNX file from '
                           'tools/export_onnx.py.')
+    if not args.checkpoint.endswith('.onnx'):
+        check_checkpoint_file(args.checkpoint, 'tools/test.py')
     onnx_file = args.checkpoint if args.checkpoint.endswith('.onnx') else None
     # The exported network in onnxruntime, the config's model around it
     # (refused for detectors before the data is looked at).
@@ -146,6 +154,8 @@ def _test(argv: Optional[Sequence[str]]) -> None:
     os.environ.setdefault('LOCAL_RANK', str(args.local_rank))
     cfg = prepare_test_config(args)
     runner = build_runner(cfg)
+    if cfg.get('load_from') and not args.allow_partial_checkpoint:
+        check_checkpoint_fits(getattr(runner.model, 'module', runner.model), cfg.load_from)
     metrics = runner.test()
     if runner.rank == 0:
         print(format_metrics(metrics))

@@ -260,3 +260,74 @@ def check_resume(cfg: Config) -> None:
     found = find_resumable_checkpoint(cfg.work_dir)
     if found:
         cfg.load_from = found
+
+
+# The kind of model a checkpoint's top-level parts say it is from.
+_CHECKPOINT_KINDS = (
+    ({'roi_head'}, 'a two-stage detector (Mask R-CNN-like: rpn_head, roi_head)'),
+    ({'decode_head'}, 'a segmentor (decode_head)'),
+    ({'bbox_head'}, 'a one-stage detector (bbox_head)'),
+)
+
+
+def check_checkpoint_file(path: str, use: str) -> None:
+    """One line for a checkpoint file that is missing, empty, truncated or
+    corrupt, before anything loads it (``use``: what it was given for, e.g.
+    ``'tools/test.py'`` or ``'load_from'``); URLs are left to the loader."""
+    from .resume import checkpoint_problem
+    if is_remote(path):
+        return
+    problem = checkpoint_problem(path)
+    if problem == 'missing':
+        raise MissingFileError(f'Checkpoint {path} ({use}) not found.')
+    if problem:
+        raise MissingFileError(f'Checkpoint {path} ({use}) is {problem} and cannot be loaded; '
+                               'pass a complete file (a run killed while saving keeps the '
+                               'previous checkpoint beside it in its work dir).')
+
+
+def _parts(keys) -> dict:
+    """Key count per top-level part (``backbone``, ``neck``, ...)."""
+    parts = {}
+    for key in keys:
+        part = key.split('.', 1)[0]
+        parts[part] = parts.get(part, 0) + 1
+    return parts
+
+
+def checkpoint_kind(state_dict: dict) -> str:
+    """What a checkpoint's top-level parts say it holds, in words."""
+    parts = set(_parts(state_dict))
+    for needed, kind in _CHECKPOINT_KINDS:
+        if needed <= parts:
+            return kind
+    if parts <= {'backbone'} or not parts & {'neck', 'head'}:
+        return 'a backbone alone (an ImageNet checkpoint, say)'
+    return 'a model with parts ' + ', '.join(sorted(parts))
+
+
+def check_checkpoint_fits(model, path: str) -> None:
+    """Refuse, in one line, a checkpoint that lacks weights of the model's
+    parts other than the backbone (neck, heads): evaluating it would score
+    random layers. Backbone keys are left out of the comparison, since
+    official and timm layouts are converted while they load."""
+    from .checkpoint import safe_torch_load
+    if is_remote(path):
+        return
+    loaded = safe_torch_load(path, map_location='cpu')
+    state = loaded.get('state_dict', loaded) if isinstance(loaded, dict) else {}
+    state = {k[len('module.'):] if k.startswith('module.') else k: v for k, v in state.items()}
+    own = {k: v for k, v in model.state_dict().items() if not k.startswith('backbone.')}
+    # Missing, or there with another shape (loaders skip those with a warning).
+    unfit = sorted(k for k, v in own.items()
+                   if k not in state or getattr(state[k], 'shape', None) != v.shape)
+    if not unfit:
+        return
+    by_part = _parts(unfit)
+    total = _parts(own)
+    listed = ', '.join(f'{part} ({n} of {total[part]})' for part, n in sorted(by_part.items()))
+    raise ConfigError(
+        f'Checkpoint {path} lacks {len(unfit)} of the {len(own)} weights of this model\'s '
+        f'neck and heads (missing or of another shape): {listed}; it looks like '
+        f'{checkpoint_kind(state)}. Pass a checkpoint of this config, or '
+        '--allow-partial-checkpoint to evaluate it anyway.')

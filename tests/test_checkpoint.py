@@ -1,4 +1,5 @@
-"""Checkpoint layouts (official, timm, native, mmdet 2.x detector) and safe loading."""
+"""Checkpoint layouts (official, timm, native, mmdet 2.x detector), safe loading,
+and damaged or foreign checkpoints refused by tools/test.py in one line."""
 
 import pytest
 import numpy as np
@@ -8,7 +9,8 @@ import torch.nn as nn
 from fasternet_dense import CheckpointMismatchError, FasterNet, UnsafeCheckpointError
 from fasternet_dense.checkpoint import load_pretrained_state_dict
 
-from conftest import OUT_NORM, native_to_official
+from conftest import (OUT_NORM, as_argv, error_line, loader_options, native_to_official,
+                      run_tool)
 
 
 def imagenet_classifier(model):
@@ -228,3 +230,52 @@ def test_mmengine_checkpoint_resumes_with_safe_loading(tmp_path):
     resumed.train()
     assert resumed.iter == 4
     assert (tmp_path / 'iter_4.pth').exists()
+
+
+@pytest.fixture(scope='module')
+def small_toy_ade(tmp_path_factory):
+    from fasternet_dense.toydata import make_toy_ade
+    root = tmp_path_factory.mktemp('toy_ade')
+    make_toy_ade(str(root), num_train=8, num_val=8)
+    return root
+
+
+def _full_checkpoint(config, path, options=None):
+    """A checkpoint holding every weight of ``config``'s model (random)."""
+    from fasternet_dense.inference import build_model
+    from fasternet_dense.runner import load_config
+    model = build_model(load_config(config, options))
+    torch.save({'state_dict': model.state_dict(), 'meta': {}}, path)
+    return path
+
+
+def test_a_truncated_checkpoint_given_to_test_is_one_line(tmp_path):
+    good = _full_checkpoint('semfpn_fasternet_t0_toyade', tmp_path / 'seg.pth')
+    data = good.read_bytes()
+    cut = tmp_path / 'cut.pth'
+    cut.write_bytes(data[:len(data) // 2])
+    line = error_line(run_tool('test.py', 'configs/semfpn_fasternet_t0_toyade.py', str(cut)))
+    assert line.startswith(f'error: Checkpoint {cut} (tools/test.py) is truncated or corrupt')
+    assert 'cannot be loaded' in line
+
+
+def test_a_detector_checkpoint_for_a_segmentor_is_refused_unless_allowed(small_toy_ade,
+                                                                          tmp_path):
+    det = _full_checkpoint('maskrcnn_fasternet_t0_toycoco', tmp_path / 'maskrcnn.pth')
+    options = as_argv(loader_options(small_toy_ade))
+    args = ('configs/semfpn_fasternet_t0_toyade.py', str(det), '--work-dir', str(tmp_path / 'w'))
+    proc = run_tool('test.py', *args, *options)
+    # The message is the last line, after the libraries' warnings while building.
+    assert proc.returncode == 2 and 'Traceback' not in proc.stderr, proc.stderr[-3000:]
+    line = proc.stderr.strip().splitlines()[-1]
+    assert line.startswith(f'error: Checkpoint {det} lacks 44 of the 60 weights')
+    assert 'decode_head (44 of 44)' in line  # the toy FPNs agree, the head is absent
+    assert 'it looks like a two-stage detector (Mask R-CNN-like' in line
+    assert '--allow-partial-checkpoint' in line
+    proc = run_tool('test.py', *args, '--allow-partial-checkpoint', *options)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert 'mIoU' in proc.stdout
+    # The segmentor's own checkpoint passes the check.
+    own = _full_checkpoint('semfpn_fasternet_t0_toyade', tmp_path / 'seg.pth')
+    proc = run_tool('test.py', args[0], str(own), '--work-dir', str(tmp_path / 'w'), *options)
+    assert proc.returncode == 0, proc.stderr[-3000:]
