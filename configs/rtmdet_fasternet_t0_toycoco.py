@@ -10,6 +10,7 @@ from mmengine.config import read_base
 
 from fasternet_dense.resume import StepSeedHook
 from fasternet_dense.nonfinite import NonFiniteLossHook
+from fasternet_dense.preemption import PreemptionHook
 
 with read_base():
     from .rtmdet_fasternet_t0_coco import *
@@ -76,6 +77,7 @@ custom_hooks = [
          priority=49),
     dict(type=StepSeedHook),
     dict(type=NonFiniteLossHook),
+    dict(type=PreemptionHook),
 ]
 default_hooks.update(
     logger=dict(interval=10),

@@ -10,14 +10,21 @@ from mmengine.config import read_base
 from fasternet_dense.backbone import FasterNet
 from fasternet_dense.resume import CrashSafeRunner, StepSeedHook
 from fasternet_dense.nonfinite import NonFiniteLossHook
+from fasternet_dense.preemption import PreemptionHook
 
 with read_base():
     from ._base_.rtmdet_m_coco import *
 
 # Crash-safe checkpoints and resume, position-seeded random draws and a stop at
-# the first non-finite loss (see maskrcnn_fasternet_s_coco.py).
+# the first non-finite loss, a checkpoint on SIGTERM (see
+# maskrcnn_fasternet_s_coco.py).
 runner_type = CrashSafeRunner
-custom_hooks = [*custom_hooks, dict(type=StepSeedHook), dict(type=NonFiniteLossHook)]
+custom_hooks = [
+    *custom_hooks,
+    dict(type=StepSeedHook),
+    dict(type=NonFiniteLossHook),
+    dict(type=PreemptionHook),
+]
 
 pretrained = 'checkpoints/fasternet_t2-epoch.289-val_acc1.78.8860.pth'
 model.backbone = dict(

@@ -17,14 +17,21 @@ from mmpretrain.models import TIMMBackbone
 
 from fasternet_dense.resume import CrashSafeRunner, StepSeedHook
 from fasternet_dense.nonfinite import NonFiniteLossHook
+from fasternet_dense.preemption import PreemptionHook
 
 with read_base():
     from ._base_.rtmdet_tiny_coco import *
 
 # Crash-safe checkpoints and resume, position-seeded random draws and a stop at
-# the first non-finite loss (see maskrcnn_fasternet_s_coco.py).
+# the first non-finite loss, a checkpoint on SIGTERM (see
+# maskrcnn_fasternet_s_coco.py).
 runner_type = CrashSafeRunner
-custom_hooks = [*custom_hooks, dict(type=StepSeedHook), dict(type=NonFiniteLossHook)]
+custom_hooks = [
+    *custom_hooks,
+    dict(type=StepSeedHook),
+    dict(type=NonFiniteLossHook),
+    dict(type=PreemptionHook),
+]
 
 model.backbone = dict(
     type=TIMMBackbone,

@@ -13,6 +13,7 @@ from mmengine.config import read_base
 from fasternet_dense.backbone import FasterNet
 from fasternet_dense.resume import CrashSafeRunner, StepSeedHook
 from fasternet_dense.nonfinite import NonFiniteLossHook
+from fasternet_dense.preemption import PreemptionHook
 
 with read_base():
     from ._base_.semantic_fpn_ade20k import *
@@ -21,9 +22,10 @@ with read_base():
 # one, and random draws that depend only on the training position, so that a
 # killed run resumed with --resume ends as an uninterrupted one would.
 # A NaN or infinite loss stops the run before anything of that iteration is
-# saved (--cfg-options nonfinite_loss.max_skips=N skips up to N such updates).
+# saved (--cfg-options nonfinite_loss.max_skips=N skips up to N such updates);
+# SIGTERM or SIGINT finishes the iteration, saves it and stops (--resume goes on).
 runner_type = CrashSafeRunner
-custom_hooks = [dict(type=StepSeedHook), dict(type=NonFiniteLossHook)]
+custom_hooks = [dict(type=StepSeedHook), dict(type=NonFiniteLossHook), dict(type=PreemptionHook)]
 
 pretrained = 'checkpoints/fasternet_s-epoch.299-val_acc1.81.2840.pth'
 model.update(

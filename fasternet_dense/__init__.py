@@ -4,7 +4,8 @@ Importing this package registers its modules in mmengine's root registries
 (reachable from mmdet and mmseg configs through
 ``custom_imports=dict(imports=['fasternet_dense'])``): the ``FasterNet``
 backbone, its ``PartialConv`` and ``FasterNetBlock`` modules,
-``CrashSafeRunner``, ``StepSeedHook``, ``NonFiniteLossHook``, and
+``CrashSafeRunner``, ``StepSeedHook``, ``NonFiniteLossHook``,
+``PreemptionHook``, and
 ``OnnxSegmentor`` and ``OnnxDetector`` (exported models evaluated in
 onnxruntime). Its one change to
 another package is mmengine's checkpoint loading through torch's safe
@@ -16,9 +17,10 @@ from .backbone import (ARCH_SETTINGS, FasterNet, FasterNetBlock, PartialConv,
 from .checkpoint import safe_torch_load, to_native_layout
 from .errors import (CheckpointMismatchError, CheckpointWriteError, ConfigError, DatasetError,
                      FasterNetDenseError, MissingFileError, NonFiniteLossError,
-                     UnsafeCheckpointError)
+                     TrainingStopped, UnsafeCheckpointError)
 from .nonfinite import NonFiniteLossHook
 from .onnx_model import OnnxDetector, OnnxSegmentor
+from .preemption import PreemptionHook
 from .resume import CrashSafeRunner, StepSeedHook
 from . import patches
 
@@ -28,7 +30,8 @@ __version__ = '0.1.0'
 __all__ = [
     'ARCH_SETTINGS', 'FasterNet', 'FasterNetBlock', 'PartialConv', 'count_parameters',
     'imagenet_head_parameters', 'resolve_arch', 'CheckpointMismatchError',
-    'UnsafeCheckpointError', 'CheckpointWriteError', 'NonFiniteLossError', 'ConfigError',
+    'UnsafeCheckpointError', 'CheckpointWriteError', 'NonFiniteLossError', 'TrainingStopped',
+    'ConfigError',
     'DatasetError', 'FasterNetDenseError', 'MissingFileError', 'CrashSafeRunner', 'StepSeedHook',
-    'NonFiniteLossHook', 'OnnxSegmentor', 'OnnxDetector', 'safe_torch_load', 'to_native_layout'
+    'NonFiniteLossHook', 'PreemptionHook', 'OnnxSegmentor', 'OnnxDetector', 'safe_torch_load', 'to_native_layout'
 ]

@@ -11,9 +11,13 @@ from typing import Callable, Optional, Sequence
 def run_tool(main: Callable[[Optional[Sequence[str]]], None],
              argv: Optional[Sequence[str]] = None) -> int:
     """Run a tool's ``main(argv)``: exit code 0, or 2 with the toolkit
-    error's message as one ``error: ...`` line on stderr."""
+    error's message as one ``error: ...`` line on stderr (a run stopped on a
+    signal: one ``stopped: ...`` line and the signal's exit code)."""
     try:
         main(argv)
+    except TrainingStopped as err:
+        print(f'stopped: {err}', file=sys.stderr)
+        return err.exit_code
     except FasterNetDenseError as err:
         print(f'error: {err}', file=sys.stderr)
         return 2
@@ -52,3 +56,12 @@ class CheckpointWriteError(FasterNetDenseError, OSError):
 class NonFiniteLossError(FasterNetDenseError, FloatingPointError):
     """Training met a NaN or infinite loss (or gradient) and stopped before
     saving anything of that iteration."""
+
+
+class TrainingStopped(FasterNetDenseError):
+    """Training stopped on a signal after saving a checkpoint to resume
+    from; ``exit_code`` is the shell's for that signal (128 + its number)."""
+
+    def __init__(self, message: str, exit_code: int = 1):
+        super().__init__(message)
+        self.exit_code = exit_code

@@ -14,6 +14,7 @@ from mmengine.config import Config
 from conftest import CONFIGS, ROOT, config_path, plain_config
 from fasternet_dense.backbone import FasterNet
 from fasternet_dense.nonfinite import NonFiniteLossHook
+from fasternet_dense.preemption import PreemptionHook
 from fasternet_dense.resume import CrashSafeRunner, StepSeedHook
 from fasternet_dense.runner import CONFIG_DIR, config_file, load_config, resolve_config_path
 
@@ -54,6 +55,7 @@ def test_project_configs_turn_on_crash_safety_and_name_the_backbone_class(name):
     assert cfg.runner_type is CrashSafeRunner
     assert [h['type'] for h in cfg.custom_hooks].count(StepSeedHook) == 1
     assert [h['type'] for h in cfg.custom_hooks].count(NonFiniteLossHook) == 1
+    assert [h['type'] for h in cfg.custom_hooks].count(PreemptionHook) == 1
     if 'fasternet' in name:
         assert cfg.model.backbone.type is FasterNet
     else:  # the light backbones of the RTMDet configs, named by class

@@ -11,6 +11,7 @@ import glob
 import os
 import os.path as osp
 import random
+import re
 import shutil
 import signal
 import subprocess
@@ -501,6 +502,48 @@ def test_training_killed_at_a_random_moment_resumes_to_identical_weights(seg_ref
     out = str(seg_reference.base / 'curves.png')
     plot_scalars(str(run), out)
     assert osp.getsize(out) > 10000
+
+
+@pytest.mark.slow
+def test_sigterm_at_a_random_moment_saves_and_resumes_to_identical_weights(seg_reference):
+    """SIGTERM a toy segmentation run at a random moment, as a scheduler
+    pre-empting it would: it finishes the iteration, writes iter_N.pth, stops
+    with one line and the signal's exit code, and --resume ends with the
+    uninterrupted run's weights, optimizer state and losses exactly."""
+    options, run = seg_reference.options, seg_reference.base / 'terminated'
+    term_seed = int(os.environ.get('TERM_SEED', time.time_ns() % 10**6))
+    rng = random.Random(term_seed)
+    after, delay = rng.choice([2, 4]), rng.uniform(0.0, 0.5)
+    note = f'(TERM_SEED={term_seed}: SIGTERM {delay:.2f} s after iter_{after}.pth)'
+    with open(seg_reference.base / 'terminated.log', 'w') as log:
+        proc = subprocess.Popen(train_command(SEG_CONFIG, run, options), cwd=ROOT,
+                                stdout=log, stderr=subprocess.STDOUT)
+        deadline = time.time() + 240
+        while not osp.exists(run / f'iter_{after}.pth'):
+            assert proc.poll() is None and time.time() < deadline, note
+            time.sleep(0.02)
+        time.sleep(delay)
+        assert proc.poll() is None, f'the run finished before the signal {note}'
+        proc.send_signal(signal.SIGTERM)
+        proc.wait(timeout=120)
+    console = (seg_reference.base / 'terminated.log').read_text()
+    if proc.returncode == 0:
+        # The signal came during the closing validation, after the last
+        # iteration had been saved: the run ended as it would have.
+        assert 'Iter(val) [2/2]' in console, console[-3000:] + note
+    else:
+        assert proc.returncode == 128 + signal.SIGTERM, console[-3000:] + note
+        stopped = [line for line in console.splitlines() if line.startswith('stopped: ')]
+        assert len(stopped) == 1 and 'continue with tools/train.py CONFIG --resume' in stopped[0]
+        step = int(re.search(r'after iteration (\d+)', stopped[0]).group(1))
+        assert after <= step <= 8, note
+        assert checkpoint_problem(str(run / f'iter_{step}.pth')) is None, note
+        train(SEG_CONFIG, run, options, '--resume')
+    ref = seg_reference.finished()
+    assert_same_training_state(ref / 'iter_8.pth', run / 'iter_8.pth')
+    ref_train, _, _ = read_scalars(find_scalar_files(str(ref)))
+    run_train, _, _ = read_scalars(find_scalar_files(str(run)))
+    assert run_train['loss'] == ref_train['loss'], note
 
 
 @pytest.mark.slow

@@ -15,6 +15,7 @@ from conftest import CONFIGS, config_path, plain_config
 from fasternet_dense import FasterNet, count_parameters
 from fasternet_dense.inference import build_model, deploy_model, fuse_model
 from fasternet_dense.nonfinite import NonFiniteLossHook
+from fasternet_dense.preemption import PreemptionHook
 from fasternet_dense.resume import CrashSafeRunner, StepSeedHook
 from fasternet_dense.runner import resolve_config_path
 
@@ -58,9 +59,10 @@ def test_fasternet_rtmdet_keeps_the_recipe_of_the_size_it_pairs_with(arch):
             assert ours.model[key] == base.model[key], key
     for key in ('optim_wrapper', 'param_scheduler', 'train_dataloader', 'train_cfg'):
         assert ours[key] == base[key], key
-    assert ours.custom_hooks[:-2] == base.custom_hooks
+    assert ours.custom_hooks[:-3] == base.custom_hooks
     assert ours.runner_type is CrashSafeRunner
-    assert [h.type for h in ours.custom_hooks[-2:]] == [StepSeedHook, NonFiniteLossHook]
+    assert [h.type for h in ours.custom_hooks[-3:]] == [StepSeedHook, NonFiniteLossHook,
+                                                        PreemptionHook]
 
 
 @pytest.mark.parametrize('name', RTMDET_CONFIGS)
