@@ -117,8 +117,6 @@ def prepare_test_config(args: argparse.Namespace) -> Config:
         raise ConfigError(f'Checkpoint {args.checkpoint} not found; pass the .pth file '
                           'written by tools/train.py (work_dirs/...), or an ONNX file from '
                           'tools/export_onnx.py.')
-    if not args.checkpoint.endswith('.onnx'):
-        check_checkpoint_file(args.checkpoint, 'tools/test.py')
     onnx_file = args.checkpoint if args.checkpoint.endswith('.onnx') else None
     # The exported network in onnxruntime, the config's model around it
     # (refused for detectors before the data is looked at).
@@ -138,7 +136,9 @@ def prepare_test_config(args: argparse.Namespace) -> Config:
         else:
             cfg.test_evaluator['output_dir'] = args.out
             cfg.test_evaluator['keep_results'] = True
-    check_model_config(cfg)
+    check_model_config(cfg)  # config errors first, then the files
+    if not onnx_file:
+        check_checkpoint_file(args.checkpoint, 'tools/test.py')
     check_datasets(cfg, ('test_dataloader', ))
     if onnx_model:
         cfg.model = onnx_model
