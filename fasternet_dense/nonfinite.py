@@ -27,7 +27,7 @@ from mmengine.hooks import Hook
 from mmengine.registry import HOOKS
 
 from .errors import NonFiniteLossError
-from .resume import LAST_CHECKPOINT, checkpoint_problem
+from .resume import intact_last_checkpoint
 
 
 def _optimizers(optim_wrapper) -> List[torch.optim.Optimizer]:
@@ -108,12 +108,8 @@ class NonFiniteLossHook(Hook):
         raise NonFiniteLossError(self._message(runner, iteration, what))
 
     def _message(self, runner, iteration: int, what: str) -> str:
-        record = osp.join(runner.work_dir, LAST_CHECKPOINT)
-        last = None
-        if osp.isfile(record):
-            with open(record) as f:
-                last = f.read().strip() or None
-        if last and checkpoint_problem(last) is None:
+        last = intact_last_checkpoint(runner.work_dir)
+        if last:
             kept = (f'the last checkpoint, {osp.basename(last)}, holds the weights from before; '
                     'lower the learning rate or check the data and continue with --resume')
         else:

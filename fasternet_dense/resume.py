@@ -173,12 +173,8 @@ def write_failure_message(path: str, err: BaseException, work_dir: str, needed: 
         reason = 'No space left on device'
     else:
         reason = f'the write failed ({str(err).splitlines()[0][:160]})'
-    previous = None
-    record = osp.join(work_dir, LAST_CHECKPOINT)
-    if osp.isfile(record):
-        with open(record) as f:
-            previous = f.read().strip() or None
-    if previous and checkpoint_problem(previous) is None:
+    previous = intact_last_checkpoint(work_dir)
+    if previous:
         kept = (f'the previous checkpoint {osp.basename(previous)} is intact; free space (or fix '
                 'the cause) and continue from it with --resume')
     else:
@@ -189,6 +185,17 @@ def write_failure_message(path: str, err: BaseException, work_dir: str, needed: 
 
 
 # -------------------------------------------------------- checking, choosing
+def intact_last_checkpoint(work_dir: str) -> Optional[str]:
+    """The checkpoint ``work_dir/last_checkpoint`` names, if it is complete;
+    else None."""
+    record = osp.join(work_dir, LAST_CHECKPOINT)
+    if not osp.isfile(record):
+        return None
+    with open(record) as f:
+        named = f.read().strip() or None
+    return named if named and checkpoint_problem(named) is None else None
+
+
 def checkpoint_problem(path: str) -> Optional[str]:
     """Why ``path`` cannot be resumed from (``'missing'``, ``'truncated'``,
     ...), or None if it is a complete checkpoint.

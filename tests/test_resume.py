@@ -461,6 +461,32 @@ def seg_reference(tmp_path_factory):
     log.close()
 
 
+def signal_a_training(reference, name: str, signum, seed_variable: str, max_delay: float):
+    """Start the toy segmentation training into ``reference.base / name``,
+    wait for a random one of its checkpoints 2 and 4, wait a random moment
+    more and send ``signum``; returns the finished process, the checkpoint
+    step it waited for and a note that names the seed (``seed_variable`` in
+    the environment repeats it)."""
+    run = reference.base / name
+    seed = int(os.environ.get(seed_variable, time.time_ns() % 10**6))
+    rng = random.Random(seed)
+    after, delay = rng.choice([2, 4]), rng.uniform(0.0, max_delay)
+    note = (f'({seed_variable}={seed}: {signal.Signals(signum).name} {delay:.2f} s after '
+            f'iter_{after}.pth)')
+    with open(reference.base / f'{name}.log', 'w') as log:
+        proc = subprocess.Popen(train_command(SEG_CONFIG, run, reference.options), cwd=ROOT,
+                                stdout=log, stderr=subprocess.STDOUT)
+        deadline = time.time() + 240
+        while not osp.exists(run / f'iter_{after}.pth'):
+            assert proc.poll() is None and time.time() < deadline, note
+            time.sleep(0.02)
+        time.sleep(delay)
+        assert proc.poll() is None, f'the run finished before the signal {note}'
+        proc.send_signal(signum)
+        proc.wait(timeout=120)
+    return proc, after, note
+
+
 @pytest.mark.slow
 def test_training_killed_at_a_random_moment_resumes_to_identical_weights(seg_reference):
     """SIGKILL a toy segmentation run after a random checkpoint plus a
@@ -468,21 +494,8 @@ def test_training_killed_at_a_random_moment_resumes_to_identical_weights(seg_ref
     final weights, optimizer state, losses at every iteration and final
     mIoU equal those of an uninterrupted run exactly."""
     options, run = seg_reference.options, seg_reference.base / 'killed'
-    kill_seed = int(os.environ.get('KILL_SEED', time.time_ns() % 10**6))
-    rng = random.Random(kill_seed)
-    after, delay = rng.choice([2, 4]), rng.uniform(0.0, 1.0)
-    note = f'(KILL_SEED={kill_seed}: killed {delay:.2f} s after iter_{after}.pth)'
-    with open(seg_reference.base / 'killed.log', 'w') as log:
-        proc = subprocess.Popen(train_command(SEG_CONFIG, run, options), cwd=ROOT,
-                                stdout=log, stderr=subprocess.STDOUT)
-        deadline = time.time() + 240
-        while not osp.exists(run / f'iter_{after}.pth'):
-            assert proc.poll() is None and time.time() < deadline, note
-            time.sleep(0.02)
-        time.sleep(delay)
-        assert proc.poll() is None, f'the run finished before the kill {note}'
-        proc.send_signal(signal.SIGKILL)
-        proc.wait()
+    proc, after, note = signal_a_training(seg_reference, 'killed', signal.SIGKILL, 'KILL_SEED',
+                                          max_delay=1.0)
     assert not osp.exists(run / 'iter_8.pth'), note
 
     output = train(SEG_CONFIG, run, options, '--resume')
@@ -511,21 +524,8 @@ def test_sigterm_at_a_random_moment_saves_and_resumes_to_identical_weights(seg_r
     with one line and the signal's exit code, and --resume ends with the
     uninterrupted run's weights, optimizer state and losses exactly."""
     options, run = seg_reference.options, seg_reference.base / 'terminated'
-    term_seed = int(os.environ.get('TERM_SEED', time.time_ns() % 10**6))
-    rng = random.Random(term_seed)
-    after, delay = rng.choice([2, 4]), rng.uniform(0.0, 0.5)
-    note = f'(TERM_SEED={term_seed}: SIGTERM {delay:.2f} s after iter_{after}.pth)'
-    with open(seg_reference.base / 'terminated.log', 'w') as log:
-        proc = subprocess.Popen(train_command(SEG_CONFIG, run, options), cwd=ROOT,
-                                stdout=log, stderr=subprocess.STDOUT)
-        deadline = time.time() + 240
-        while not osp.exists(run / f'iter_{after}.pth'):
-            assert proc.poll() is None and time.time() < deadline, note
-            time.sleep(0.02)
-        time.sleep(delay)
-        assert proc.poll() is None, f'the run finished before the signal {note}'
-        proc.send_signal(signal.SIGTERM)
-        proc.wait(timeout=120)
+    proc, after, note = signal_a_training(seg_reference, 'terminated', signal.SIGTERM,
+                                          'TERM_SEED', max_delay=0.5)
     console = (seg_reference.base / 'terminated.log').read_text()
     if proc.returncode == 0:
         # The signal came during the closing validation, after the last
