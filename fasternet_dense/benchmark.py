@@ -294,34 +294,27 @@ def benchmark_onnx(config: str, onnx_files: Sequence[str], checkpoint: Optional[
     same thread count, on one random input.
 
     ``onnx_files``: exports of ``config`` (fp32, int8, ...) with one input;
-    ``backbone_only``: the PyTorch side is ``model.backbone``, else the whole
-    segmentor as :class:`~fasternet_dense.export.SegmentorForExport`
-    (0-255 input). ``shape`` (H, W): the input, by default the first file's
+    ``backbone_only``: the PyTorch side is ``model.backbone``, else the
+    module a whole export holds (:func:`~fasternet_dense.export.export_module`,
+    0-255 input). ``shape`` (H, W): the input, by default the first file's
     static size. Returns the :meth:`Benchmark.summarize_runs` layout with
     one model per file after the PyTorch one (``label`` 'PyTorch' or the
     file name, ``kind``), and each file's ``speedup`` = PyTorch median /
     file median.
     """
-    from .export import SegmentorForExport
-    from .onnx_model import onnx_session
+    from .export import example_input, export_module
+    from .onnx_model import onnx_session, static_input_size
     from .inference import fuse_model
     if iters < 1 or warmup < 0:
         raise ConfigError('--iters must be >= 1 and --warmup >= 0.')
     cfg = load_config(config, cfg_options)
-    if not backbone_only and task_of(cfg) != 'mmseg':
-        raise ConfigError('--onnx times a backbone (--backbone-only) or a whole Semantic FPN; '
-                          'whole detectors are not exported here.')
     with num_threads(threads):
         sessions = [onnx_session(f, torch.get_num_threads()) for f in onnx_files]
-        dims = sessions[0].get_inputs()[0].shape
-        static = tuple(dims[2:]) if all(isinstance(d, int) for d in dims[2:]) else None
-        h, w = check_shape(shape) or static or BACKBONE_SHAPE
+        h, w = check_shape(shape) or static_input_size(sessions[0]) or BACKBONE_SHAPE
         model = build_model(cfg, checkpoint, 'cpu', seed=seed)
-        module = model.backbone if backbone_only else SegmentorForExport(model)
+        module, _ = export_module(model, task_of(cfg), backbone_only)
         module = fuse_model(module.eval()).eval()
-        gen = torch.Generator().manual_seed(seed)
-        x = torch.rand(1, 3, h, w, generator=gen) * 255 if not backbone_only else \
-            torch.randn(1, 3, h, w, generator=gen)
+        x = example_input((h, w), not backbone_only, seed)
         feed = x.numpy()
         steps = [_backbone_step(module, x, 'cpu', None)]
         for session in sessions:
@@ -340,7 +333,8 @@ def benchmark_onnx(config: str, onnx_files: Sequence[str], checkpoint: Optional[
               for i, (label, t) in enumerate(zip(labels, times))]
     for m in models[1:]:
         m['speedup'] = models[0]['median_ms'] / m['median_ms']
-    return dict(mode='onnx', config=config, backbone_only=backbone_only,
+    kind = 'backbone' if backbone_only else 'detector' if task_of(cfg) == 'mmdet' else 'segmentor'
+    return dict(mode='onnx', config=config, backbone_only=backbone_only, kind=kind,
                 settings=dict(device='cpu', batch_size=1, iters=iters, warmup=warmup,
                               input=f'random tensor 1x3x{h}x{w}',
                               threads=machine['torch_threads']),

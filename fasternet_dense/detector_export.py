@@ -16,6 +16,7 @@ import torch
 import torch.nn as nn
 
 from .errors import ConfigError
+from .inference import RawImageNormalizer
 
 # The score a candidate that must not survive is given: below any sigmoid
 # score and below NonMaxSuppression's score threshold.
@@ -88,10 +89,7 @@ class DetectorForExport(nn.Module):
         self.min_bbox_size = cfg.get('min_bbox_size', -1)
         self.iou_thr = _nms_iou(cfg['nms'])
         self.max_per_img = cfg['max_per_img']
-        pre = detector.data_preprocessor
-        self.register_buffer('mean', pre.mean.detach().clone().view(1, -1, 1, 1))
-        self.register_buffer('std', pre.std.detach().clone().view(1, -1, 1, 1))
-        self.rgb_network = bool(getattr(pre, '_channel_conversion', False))
+        self.normalize = RawImageNormalizer(detector.data_preprocessor)
 
     def _level_candidates(self, cls_score, bbox_pred, priors) -> Tuple[torch.Tensor, ...]:
         """The ``nms_pre`` best (prior, class) pairs of one level: scores,
@@ -109,8 +107,7 @@ class DetectorForExport(nn.Module):
         return scores, index % num_classes, bbox_pred[prior_index], priors[prior_index]
 
     def forward(self, image: torch.Tensor) -> Tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-        x = image if self.rgb_network else image[:, [2, 1, 0]]
-        x = (x - self.mean) / self.std
+        x = self.normalize(image)
         cls_scores, bbox_preds = self.head(self.detector.extract_feat(x))[:2]
         sizes = [c.shape[-2:] for c in cls_scores]
         priors = self.head.prior_generator.grid_priors(sizes, dtype=x.dtype, device=x.device)

@@ -18,7 +18,7 @@ align, mask pasting) is left to mmdeploy; its backbone exports.
 """
 import os.path as osp
 from collections import Counter
-from typing import Dict, Optional, Sequence, Tuple
+from typing import Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
 import torch
@@ -29,7 +29,7 @@ from mmengine.logging import MMLogger
 from .backbone import use_fast_inference
 from .detector_export import DetectorForExport
 from .errors import ConfigError
-from .inference import (build_model, check_shape, fuse_model,
+from .inference import (RawImageNormalizer, build_model, check_shape, fuse_model,
                         output_difference, reference_copy)
 from .onnx_model import INPUT_KEY, NORMALIZED_INPUT, RAW_INPUT
 from .runner import load_config
@@ -56,22 +56,11 @@ class SegmentorForExport(nn.Module):
         super().__init__()
         self.segmentor = segmentor
         self.raw_input = raw_input
-        pre = segmentor.data_preprocessor
-        self.register_buffer('mean', pre.mean.detach().clone().view(1, -1, 1, 1))
-        self.register_buffer('std', pre.std.detach().clone().view(1, -1, 1, 1))
-        # Pipelines load BGR; the preprocessor flips them to RGB when the
-        # network expects RGB (mmseg names the flag channel_conversion,
-        # mmengine _channel_conversion). Without the flip it expects BGR.
-        self.rgb_network = bool(getattr(pre, 'channel_conversion',
-                                        getattr(pre, '_channel_conversion', False)))
+        self.normalize = RawImageNormalizer(segmentor.data_preprocessor)
         self.align_corners = segmentor.decode_head.align_corners
 
     def forward(self, image: torch.Tensor) -> torch.Tensor:
-        x = image
-        if self.raw_input:
-            if not self.rgb_network:
-                x = x[:, [2, 1, 0]]
-            x = (x - self.mean) / self.std
+        x = self.normalize(image) if self.raw_input else image
         logits = self.segmentor.decode_head(self.segmentor.extract_feat(x))
         return F.interpolate(logits, size=image.shape[-2:], mode='bilinear',
                              align_corners=self.align_corners)
@@ -95,15 +84,39 @@ def weight_bytes(module: nn.Module) -> int:
     return sum(t.numel() * t.element_size() for t in tensors)
 
 
-def set_metadata(path: str, entries: Dict[str, str]) -> None:
+def set_metadata(path: str, entries: Dict[str, str]):
     """Add ``entries`` to the ONNX file's metadata (what its input is, for
-    the evaluation in :mod:`~fasternet_dense.onnx_model`), in place."""
+    the evaluation in :mod:`~fasternet_dense.onnx_model`), in place;
+    returns the model it wrote."""
     import onnx
     proto = onnx.load(path)
     for key, value in entries.items():
         entry = proto.metadata_props.add()
         entry.key, entry.value = key, value
     onnx.save(proto, path)
+    return proto
+
+
+def export_module(model: nn.Module, scope: str, backbone_only: bool = False,
+                  raw_input: bool = True) -> Tuple[nn.Module, Optional[List[str]]]:
+    """The module an export of ``model`` (of task ``scope``) holds and its
+    output names: the backbone (names ``None``: one ``featN`` per output),
+    a one-stage detector as :class:`DetectorForExport` or a segmentor as
+    :class:`SegmentorForExport`."""
+    if backbone_only:
+        return model.backbone, None
+    if scope == 'mmdet':
+        return DetectorForExport(model), list(DETECTION_OUTPUTS)
+    return SegmentorForExport(model, raw_input), ['seg_logits']
+
+
+def example_input(shape: Sequence[int], image: bool, seed: int = 0) -> torch.Tensor:
+    """A seeded ``(1, 3, H, W)`` input: a 0-255 image when ``image``, else
+    a normalised (standard normal) tensor."""
+    gen = torch.Generator().manual_seed(seed)
+    if image:
+        return torch.rand(1, 3, *shape, generator=gen) * 255
+    return torch.randn(1, 3, *shape, generator=gen)
 
 
 def fp32_name(out: str) -> str:
@@ -171,20 +184,11 @@ def export_onnx(config: str, out: str, checkpoint: Optional[str] = None,
         raise ConfigError('A whole detector is exported for one input size (its test '
                           'pipeline pads to it); leave out --dynamic.')
     model = build_model(cfg, checkpoint, 'cpu', seed=seed)
-    if backbone_only:
-        module, names = model.backbone, None
-    elif whole_detector:
-        module, names = DetectorForExport(model), list(DETECTION_OUTPUTS)
-    else:
-        module, names = SegmentorForExport(model, raw_input), ['seg_logits']
+    module, names = export_module(model, scope, backbone_only, raw_input)
     reference = reference_copy(module)
     module = _fuse(module, block_path)
 
-    gen = torch.Generator().manual_seed(seed)
-    if not backbone_only and raw_input:
-        x = torch.rand(1, 3, *shape, generator=gen) * 255
-    else:
-        x = torch.randn(1, 3, *shape, generator=gen)
+    x = example_input(shape, not backbone_only and raw_input, seed)
     with torch.no_grad():
         expected = module(x)
         ref_out = reference(x)
@@ -204,10 +208,8 @@ def export_onnx(config: str, out: str, checkpoint: Optional[str] = None,
         torch.onnx.export(module, (x, ), out, dynamo=False, input_names=['image'],
                           output_names=names, opset_version=opset, dynamic_axes=axes,
                           do_constant_folding=True)
-    import onnx
     input_kind = RAW_INPUT if raw_input and not backbone_only else NORMALIZED_INPUT
-    set_metadata(out, {INPUT_KEY: input_kind})
-    graph = onnx.load(out, load_external_data=False).graph
+    graph = set_metadata(out, {INPUT_KEY: input_kind}).graph
     result = dict(out=out, config=config, shape=shape, backbone_only=backbone_only,
                   kind='backbone' if backbone_only else 'detector' if whole_detector
                   else 'segmentor', block_path=block_path,
@@ -290,5 +292,5 @@ def detection_difference(got, expected) -> Dict[str, object]:
     return result
 
 
-__all__ = ['export_onnx', 'fp32_name', 'detection_difference', 'SegmentorForExport', 'weight_bytes', 'EXPORT_SHAPES',
-           'BLOCK_PATHS']
+__all__ = ['export_onnx', 'export_module', 'example_input', 'fp32_name', 'detection_difference',
+           'SegmentorForExport', 'weight_bytes', 'EXPORT_SHAPES', 'BLOCK_PATHS']

@@ -68,8 +68,7 @@ def format_onnx_benchmark(result: Dict[str, object]) -> str:
     """A table of :func:`~fasternet_dense.benchmark.benchmark_onnx`: the
     PyTorch model, then each ONNX file with its speed-up over it."""
     s = result['settings']
-    what = 'backbone' if result['backbone_only'] else 'segmentor'
-    lines = [f"{what} of {osp.basename(result['config'])} on CPU ({result['machine']['cpu']}, "
+    lines = [f"{result['kind']} of {osp.basename(result['config'])} on CPU ({result['machine']['cpu']}, "
              f"{s['threads']} threads, onnxruntime {result['machine']['onnxruntime']}), "
              f"{s['input']}, {s['iters']} rounds after {s['warmup']}, interleaved", '',
              f"{'model':<32} {'median ms':>10} {'q1':>9} {'q3':>9} {'speed-up':>9}"]

@@ -145,6 +145,32 @@ def prepare_model(model: nn.Module, fuse: bool = False, channels_last: bool = Fa
     return model
 
 
+class RawImageNormalizer(nn.Module):
+    """A 0-255 RGB image ``(N, 3, H, W)`` as the network input the model's
+    data preprocessor ``pre`` would make of the same picture, and back.
+
+    Pipelines load BGR; the preprocessor flips it to RGB when the network
+    expects RGB (mmseg names that flag ``channel_conversion``, mmengine
+    ``_channel_conversion``), then subtracts the mean and divides by the std.
+    """
+
+    def __init__(self, pre: nn.Module):
+        super().__init__()
+        self.register_buffer('mean', pre.mean.detach().clone().view(1, -1, 1, 1))
+        self.register_buffer('std', pre.std.detach().clone().view(1, -1, 1, 1))
+        self.rgb_network = bool(getattr(pre, 'channel_conversion',
+                                        getattr(pre, '_channel_conversion', False)))
+
+    def forward(self, rgb: torch.Tensor) -> torch.Tensor:
+        x = rgb if self.rgb_network else rgb[:, [2, 1, 0]]
+        return (x - self.mean) / self.std
+
+    def inverse(self, x: torch.Tensor) -> torch.Tensor:
+        """The 0-255 RGB image of a preprocessed batch."""
+        x = x * self.std + self.mean
+        return x if self.rgb_network else x[:, [2, 1, 0]]
+
+
 def autocast(device: str, amp: Optional[str]):
     """The autocast context of ``amp`` (``'fp16'``, ``'bf16'`` or ``None``
     for plain fp32) on ``device``."""
@@ -185,4 +211,4 @@ def output_difference(outputs, references) -> Optional[Dict[str, float]]:
 
 __all__ = ['AMP_DTYPES', 'DEPLOY_METHODS', 'check_shape', 'build_model', 'fix_candidates',
            'fuse_model', 'deploy_model', 'prepare_model', 'autocast', 'reference_copy',
-           'same_layout', 'output_difference']
+           'same_layout', 'output_difference', 'RawImageNormalizer']

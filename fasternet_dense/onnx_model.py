@@ -12,7 +12,7 @@ predictions, so the evaluator sees what it sees for a PyTorch checkpoint.
 """
 import copy
 import os.path as osp
-from typing import List, Optional
+from typing import List, Optional, Tuple
 
 import numpy as np
 import torch
@@ -21,6 +21,7 @@ from mmengine.model import BaseModel
 from mmengine.registry import MODELS
 
 from .errors import ConfigError, MissingFileError
+from .inference import RawImageNormalizer
 
 # Metadata key that tools/export_onnx.py writes: what the graph's input is.
 INPUT_KEY = 'fasternet_dense.input'
@@ -38,6 +39,12 @@ def onnx_session(path: str, threads: Optional[int] = None):
     options.intra_op_num_threads = threads or torch.get_num_threads()
     options.inter_op_num_threads = 1
     return ort.InferenceSession(path, options, providers=['CPUExecutionProvider'])
+
+
+def static_input_size(session) -> Optional[Tuple[int, int]]:
+    """``(H, W)`` of a session's one input when both are fixed, else None."""
+    dims = session.get_inputs()[0].shape[2:]
+    return tuple(dims) if all(isinstance(d, int) for d in dims) else None
 
 
 class _OnnxModel(BaseModel):
@@ -62,23 +69,17 @@ class _OnnxModel(BaseModel):
         self.raw_input = meta.get(INPUT_KEY, RAW_INPUT) == RAW_INPUT
         (inp, ) = self.session.get_inputs()
         self.input_name = inp.name
-        self.static_size = tuple(inp.shape[2:]) if all(isinstance(d, int)
-                                                      for d in inp.shape[2:]) else None
+        self.static_size = static_input_size(self.session)
         self.static_batch = inp.shape[0] if isinstance(inp.shape[0], int) else None
         self.outputs = [o.name for o in self.session.get_outputs()]
-        pre = torch_model.data_preprocessor
-        self.register_buffer('mean', pre.mean.detach().clone().view(1, -1, 1, 1), False)
-        self.register_buffer('std', pre.std.detach().clone().view(1, -1, 1, 1), False)
-        self.rgb_network = bool(getattr(pre, 'channel_conversion',
-                                        getattr(pre, '_channel_conversion', False)))
+        self.normalize = RawImageNormalizer(torch_model.data_preprocessor)
 
     def _graph_input(self, inputs: torch.Tensor) -> np.ndarray:
         """The preprocessed batch as the file's input: back to RGB 0-255 for
         a raw-input export."""
         x = inputs.float()
         if self.raw_input:
-            x = x * self.std + self.mean
-            x = x if self.rgb_network else x[:, [2, 1, 0]]
+            x = self.normalize.inverse(x)
         return np.ascontiguousarray(x.cpu().numpy(), dtype=np.float32)
 
     def forward(self, inputs: torch.Tensor, data_samples: Optional[list] = None,
@@ -171,5 +172,6 @@ def onnx_model_cfg(cfg, onnx_file: str) -> dict:
     return dict(type=kind, onnx_file=osp.abspath(onnx_file), model=cfg.model)
 
 
-__all__ = ['INPUT_KEY', 'RAW_INPUT', 'NORMALIZED_INPUT', 'onnx_session', 'OnnxSegmentor',
+__all__ = ['INPUT_KEY', 'RAW_INPUT', 'NORMALIZED_INPUT', 'onnx_session', 'static_input_size',
+           'OnnxSegmentor',
            'OnnxDetector', 'onnx_model_cfg']

@@ -301,7 +301,7 @@ def checkpoint_kind(state_dict: dict) -> str:
     for needed, kind in _CHECKPOINT_KINDS:
         if needed <= parts:
             return kind
-    if parts <= {'backbone'} or not parts & {'neck', 'head'}:
+    if 'neck' not in parts:
         return 'a backbone alone (an ImageNet checkpoint, say)'
     return 'a model with parts ' + ', '.join(sorted(parts))
 

@@ -24,6 +24,7 @@ from mmengine.config import Config
 from mmengine.logging import MMLogger
 
 from .errors import ConfigError
+from .inference import RawImageNormalizer
 from .tasks import task_of, task_registries
 
 CALIBRATION_METHODS = ('minmax', 'entropy', 'percentile')
@@ -46,12 +47,8 @@ def network_input(pre, bgr: torch.Tensor, raw_input: bool) -> torch.Tensor:
     input ``(1, 3, H, W)`` float32: RGB 0-255 with ``raw_input`` (what
     :class:`~fasternet_dense.export.SegmentorForExport` takes), otherwise
     normalised as the model's data preprocessor ``pre`` does."""
-    x = bgr.float().unsqueeze(0)
-    if raw_input:
-        return x[:, [2, 1, 0]]
-    if getattr(pre, 'channel_conversion', getattr(pre, '_channel_conversion', False)):
-        x = x[:, [2, 1, 0]]
-    return (x - pre.mean.view(1, -1, 1, 1)) / pre.std.view(1, -1, 1, 1)
+    rgb = bgr.float().unsqueeze(0)[:, [2, 1, 0]]
+    return rgb if raw_input else RawImageNormalizer(pre)(rgb)
 
 
 def _dataset_cfg(cfg: Config) -> Tuple[Optional[dict], str]:

@@ -185,14 +185,20 @@ def write_failure_message(path: str, err: BaseException, work_dir: str, needed: 
 
 
 # -------------------------------------------------------- checking, choosing
-def intact_last_checkpoint(work_dir: str) -> Optional[str]:
-    """The checkpoint ``work_dir/last_checkpoint`` names, if it is complete;
-    else None."""
+def last_checkpoint_record(work_dir: str) -> Optional[str]:
+    """The path ``work_dir/last_checkpoint`` names, or None (no record, or
+    an empty one)."""
     record = osp.join(work_dir, LAST_CHECKPOINT)
     if not osp.isfile(record):
         return None
     with open(record) as f:
-        named = f.read().strip() or None
+        return f.read().strip() or None
+
+
+def intact_last_checkpoint(work_dir: str) -> Optional[str]:
+    """The checkpoint ``work_dir/last_checkpoint`` names, if it is complete;
+    else None."""
+    named = last_checkpoint_record(work_dir)
     return named if named and checkpoint_problem(named) is None else None
 
 
@@ -256,10 +262,7 @@ def find_resumable_checkpoint(work_dir: str) -> Optional[str]:
         MissingFileError: checkpoints exist but none is complete.
     """
     record = osp.join(work_dir, LAST_CHECKPOINT)
-    named = None
-    if osp.isfile(record):
-        with open(record) as f:
-            named = f.read().strip() or None
+    named = last_checkpoint_record(work_dir)
     candidates = _candidates(work_dir)
     if named is None and not candidates:
         print_log(f'No checkpoint in {work_dir} to resume from; training starts afresh.',

@@ -62,6 +62,26 @@ def toy_coco_options(root, **extra) -> dict:
     return loader_options(root, **dict(evaluators, **extra))
 
 
+def tiny_runner(work_dir, model, data, max_iters: int, lr: float, interval: int, hooks=(),
+                shuffle: bool = False, **extra):
+    """A ``CrashSafeRunner`` training ``model`` on the list ``data`` for
+    ``max_iters`` iterations of 2 samples with momentum SGD at ``lr``, a
+    checkpoint every ``interval`` iterations, the custom ``hooks``, and a log
+    of its own (``extra``: more ``Runner`` arguments)."""
+    import uuid
+    from fasternet_dense import CrashSafeRunner
+    return CrashSafeRunner(
+        model=model, work_dir=str(work_dir),
+        train_dataloader=dict(dataset=data, sampler=dict(type='DefaultSampler', shuffle=shuffle),
+                              batch_size=2, collate_fn=dict(type='default_collate')),
+        train_cfg=dict(by_epoch=False, max_iters=max_iters),
+        optim_wrapper=dict(optimizer=dict(type='SGD', lr=lr, momentum=0.9)),
+        default_hooks=dict(checkpoint=dict(type='CheckpointHook', interval=interval,
+                                           by_epoch=False)),
+        custom_hooks=list(hooks), default_scope='mmengine',
+        experiment_name=f'tiny_{uuid.uuid4().hex}', **extra)
+
+
 def as_argv(options: dict) -> list:
     return ['--cfg-options', *(f'{k}={v}' for k, v in options.items())]
 

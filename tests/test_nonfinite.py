@@ -2,12 +2,12 @@
 naming the iteration and the terms, with nothing of it saved; with
 ``nonfinite_loss.max_skips`` the update is skipped instead and logged."""
 import os
-import uuid
 
 import pytest
 import torch
 
-from fasternet_dense import CrashSafeRunner, NonFiniteLossHook
+from conftest import tiny_runner
+from fasternet_dense import NonFiniteLossHook
 from fasternet_dense.errors import NonFiniteLossError
 from fasternet_dense.checkpoint import safe_torch_load
 from fasternet_dense.resume import checkpoint_problem, find_resumable_checkpoint
@@ -38,15 +38,8 @@ def _runner(work_dir, bad_iters, max_iters=4, cfg_skips=None, hook_skips=None, h
     extra = {} if cfg_skips is None else dict(cfg=dict(nonfinite_loss=dict(max_skips=cfg_skips)))
     hooks = [dict(type=NonFiniteLossHook) if hook_skips is None else dict(
         type=NonFiniteLossHook, max_skips=hook_skips)] if hook else []
-    return CrashSafeRunner(
-        model=Net(), work_dir=str(work_dir),
-        train_dataloader=dict(dataset=data, sampler=dict(type='DefaultSampler', shuffle=False),
-                              batch_size=2, collate_fn=dict(type='default_collate')),
-        train_cfg=dict(by_epoch=False, max_iters=max_iters),
-        optim_wrapper=dict(optimizer=dict(type='SGD', lr=0.01, momentum=0.9)),
-        default_hooks=dict(checkpoint=dict(type='CheckpointHook', interval=2, by_epoch=False)),
-        custom_hooks=hooks, default_scope='mmengine', experiment_name=f'nonfinite_{uuid.uuid4().hex}',
-        **extra)
+    return tiny_runner(work_dir, Net(), data, max_iters, lr=0.01, interval=2, hooks=hooks,
+                       **extra)
 
 
 def _weights(path):

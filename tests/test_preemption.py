@@ -3,13 +3,13 @@ complete checkpoint, stops with one line saying how to continue, and
 ``--resume`` ends with the weights of an uninterrupted run."""
 import os
 import signal
-import uuid
 
 import pytest
 import torch
 from mmengine.hooks import Hook
 
-from fasternet_dense import CrashSafeRunner, PreemptionHook, StepSeedHook
+from conftest import tiny_runner
+from fasternet_dense import PreemptionHook, StepSeedHook
 from fasternet_dense.checkpoint import safe_torch_load
 from fasternet_dense.errors import TrainingStopped, run_tool
 from fasternet_dense.resume import checkpoint_problem, find_resumable_checkpoint
@@ -49,17 +49,9 @@ def _runner(work_dir, max_iters=6, resume=False, hooks=(), interval=4):
     gen = torch.Generator().manual_seed(1)
     data = [dict(inputs=torch.randn(4, generator=gen), labels=torch.tensor(float(i % 3)))
             for i in range(16)]
-    return CrashSafeRunner(
-        model=Net(), work_dir=str(work_dir),
-        train_dataloader=dict(dataset=data, sampler=dict(type='DefaultSampler', shuffle=True),
-                              batch_size=2, collate_fn=dict(type='default_collate')),
-        train_cfg=dict(by_epoch=False, max_iters=max_iters),
-        optim_wrapper=dict(optimizer=dict(type='SGD', lr=0.05, momentum=0.9)),
-        default_hooks=dict(checkpoint=dict(type='CheckpointHook', interval=interval,
-                                           by_epoch=False)),
-        custom_hooks=[dict(type=StepSeedHook), dict(type=PreemptionHook), *hooks],
-        randomness=dict(seed=0), resume=resume, default_scope='mmengine',
-        experiment_name=f'preempt_{uuid.uuid4().hex}')
+    return tiny_runner(work_dir, Net(), data, max_iters, lr=0.05, interval=interval,
+                       hooks=[dict(type=StepSeedHook), dict(type=PreemptionHook), *hooks],
+                       shuffle=True, randomness=dict(seed=0), resume=resume)
 
 
 def _weights(path):
