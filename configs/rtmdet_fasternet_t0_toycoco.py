@@ -11,6 +11,7 @@ from mmengine.config import read_base
 from fasternet_dense.resume import StepSeedHook
 from fasternet_dense.nonfinite import NonFiniteLossHook
 from fasternet_dense.preemption import PreemptionHook
+from fasternet_dense.unreadable import LoadImageFromFileOrSkip, UnreadableImageHook
 
 with read_base():
     from .rtmdet_fasternet_t0_coco import *
@@ -25,7 +26,7 @@ model.bbox_head.num_classes = len(classes)
 model.test_cfg.update(nms_pre=1000, max_per_img=20)
 
 train_pipeline = [
-    dict(type='LoadImageFromFile'),
+    dict(type=LoadImageFromFileOrSkip),
     dict(type='LoadAnnotations', with_bbox=True),
     dict(type='Resize', scale=image_scale, keep_ratio=True),
     dict(type='RandomFlip', prob=0.5),
@@ -78,6 +79,7 @@ custom_hooks = [
     dict(type=StepSeedHook),
     dict(type=NonFiniteLossHook),
     dict(type=PreemptionHook),
+    dict(type=UnreadableImageHook),
 ]
 default_hooks.update(
     logger=dict(interval=10),

@@ -16,6 +16,7 @@ from mmpretrain.models import TIMMBackbone
 from fasternet_dense.resume import CrashSafeRunner, StepSeedHook
 from fasternet_dense.nonfinite import NonFiniteLossHook
 from fasternet_dense.preemption import PreemptionHook
+from fasternet_dense.unreadable import LoadImageFromFileOrSkip, UnreadableImageHook
 
 with read_base():
     from ._base_.rtmdet_tiny_coco import *
@@ -29,7 +30,14 @@ custom_hooks = [
     dict(type=StepSeedHook),
     dict(type=NonFiniteLossHook),
     dict(type=PreemptionHook),
+    dict(type=UnreadableImageHook),
 ]
+# Training skips (and counts) an image that can no longer be read, and stops
+# after too many (fasternet_dense.unreadable); evaluation reads every image.
+train_dataloader.dataset.pipeline[0] = dict(type=LoadImageFromFileOrSkip,
+                                            backend_args=backend_args)
+custom_hooks[1].switch_pipeline[0] = dict(type=LoadImageFromFileOrSkip,
+                                         backend_args=backend_args)  # PipelineSwitchHook
 
 model.backbone = dict(
     type=TIMMBackbone,

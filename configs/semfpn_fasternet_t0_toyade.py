@@ -5,6 +5,8 @@
 # poly decay.
 from mmengine.config import read_base
 
+from fasternet_dense.unreadable import LoadImageFromFileOrSkip
+
 with read_base():
     from .semfpn_fasternet_t0_ade20k import *
 
@@ -21,7 +23,7 @@ model.update(
     decode_head=dict(in_channels=[width] * 4, channels=width, num_classes=len(classes)))
 
 train_pipeline = [
-    dict(type='LoadImageFromFile'),
+    dict(type=LoadImageFromFileOrSkip),
     dict(type='LoadAnnotations', reduce_zero_label=True),
     dict(type='RandomResize', scale=(256, 128), ratio_range=(0.75, 1.5), keep_ratio=True),
     dict(type='RandomCrop', crop_size=crop_size, cat_max_ratio=0.9),

@@ -5,7 +5,8 @@ Importing this package registers its modules in mmengine's root registries
 ``custom_imports=dict(imports=['fasternet_dense'])``): the ``FasterNet``
 backbone, its ``PartialConv`` and ``FasterNetBlock`` modules,
 ``CrashSafeRunner``, ``StepSeedHook``, ``NonFiniteLossHook``,
-``PreemptionHook``, and
+``PreemptionHook``, ``UnreadableImageHook`` with its training-pipeline
+transform ``LoadImageFromFileOrSkip``, and
 ``OnnxSegmentor`` and ``OnnxDetector`` (exported models evaluated in
 onnxruntime). Its one change to
 another package is mmengine's checkpoint loading through torch's safe
@@ -17,11 +18,12 @@ from .backbone import (ARCH_SETTINGS, FasterNet, FasterNetBlock, PartialConv,
 from .checkpoint import safe_torch_load, to_native_layout
 from .errors import (CheckpointMismatchError, CheckpointWriteError, ConfigError, DatasetError,
                      FasterNetDenseError, MissingFileError, NonFiniteLossError,
-                     TrainingStopped, UnsafeCheckpointError)
+                     TrainingStopped, UnreadableImagesError, UnsafeCheckpointError)
 from .nonfinite import NonFiniteLossHook
 from .onnx_model import OnnxDetector, OnnxSegmentor
 from .preemption import PreemptionHook
 from .resume import CrashSafeRunner, StepSeedHook
+from .unreadable import LoadImageFromFileOrSkip, UnreadableImageHook
 from . import patches
 
 patches.apply()
@@ -33,5 +35,6 @@ __all__ = [
     'UnsafeCheckpointError', 'CheckpointWriteError', 'NonFiniteLossError', 'TrainingStopped',
     'ConfigError',
     'DatasetError', 'FasterNetDenseError', 'MissingFileError', 'CrashSafeRunner', 'StepSeedHook',
-    'NonFiniteLossHook', 'PreemptionHook', 'OnnxSegmentor', 'OnnxDetector', 'safe_torch_load', 'to_native_layout'
+    'NonFiniteLossHook', 'PreemptionHook', 'UnreadableImageHook', 'LoadImageFromFileOrSkip',
+    'UnreadableImagesError', 'OnnxSegmentor', 'OnnxDetector', 'safe_torch_load', 'to_native_layout'
 ]

@@ -14,7 +14,7 @@ import torch
 from mmengine.config import Config, DictAction
 
 from .errors import ConfigError, run_tool
-from .datacheck import check_data
+from .datacheck import check_data_once
 from .preflight import (check_checkpoint_file, check_checkpoint_fits, check_datasets,
                         check_model_config, check_pretrained, check_resume)
 from .runner import CONFIG_HELP, build_runner, load_config
@@ -65,7 +65,7 @@ def prepare_train_config(args: argparse.Namespace) -> Config:
         check_checkpoint_file(cfg.load_from, 'load_from')
     loaders = ('train_dataloader', ) + (('val_dataloader', ) if cfg.get('val_cfg') else ())
     check_datasets(cfg, loaders)
-    check_data(cfg, loaders)
+    check_data_once(cfg, loaders)
     check_resume(cfg)
     return cfg
 

@@ -58,6 +58,11 @@ class NonFiniteLossError(FasterNetDenseError, FloatingPointError):
     saving anything of that iteration."""
 
 
+class UnreadableImagesError(FasterNetDenseError, OSError):
+    """More training images could not be read than a run allows; the last
+    checkpoint is left as it was."""
+
+
 class TrainingStopped(FasterNetDenseError):
     """Training stopped on a signal after saving a checkpoint to resume
     from; ``exit_code`` is the shell's for that signal (128 + its number)."""

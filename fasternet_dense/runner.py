@@ -15,16 +15,17 @@ from .errors import ConfigError
 from .tasks import task_of, task_registries
 
 
-def _replace_sync_bn(node) -> None:
-    """Turn every ``type='SyncBN'`` norm config under ``node`` into ``'BN'``."""
+def replace_type(node, old, new) -> None:
+    """Set ``type=new`` in every config dict under ``node`` whose ``type``
+    is ``old`` (a name or a class)."""
     if isinstance(node, dict):
-        if node.get('type') == 'SyncBN':
-            node['type'] = 'BN'
+        if node.get('type') == old:
+            node['type'] = new
         for value in node.values():
-            _replace_sync_bn(value)
+            replace_type(value, old, new)
     elif isinstance(node, (list, tuple)):
         for value in node:
-            _replace_sync_bn(value)
+            replace_type(value, old, new)
 
 
 # The package's configs: the repository's configs/ (linked) in a checkout, a
@@ -77,7 +78,7 @@ def load_config(path: str, cfg_options: Optional[dict] = None,
         # wrapper pins each replica to a CUDA device, so state it without one.
         cfg.setdefault('env_cfg', {}).setdefault('dist_cfg', {})['backend'] = 'gloo'
         # SyncBN (mmseg's default) only runs on GPUs; plain BN on each rank.
-        _replace_sync_bn(cfg.model)
+        replace_type(cfg.model, 'SyncBN', 'BN')
         if cfg.get('model_wrapper_cfg') is None:
             cfg.model_wrapper_cfg = dict(
                 type='MMDistributedDataParallel', device_ids=None, broadcast_buffers=False,
@@ -85,23 +86,29 @@ def load_config(path: str, cfg_options: Optional[dict] = None,
     return cfg
 
 
-def _init_cpu_process_group(cfg: Config) -> None:
-    """Join the torchrun process group with gloo when there is no GPU.
+def init_process_group(cfg: Config) -> None:
+    """Join the launcher's process group now, as mmengine's runner would
+    (which then finds it joined): before the runner, so that the data check
+    runs on rank 0 alone. Nothing for ``launcher='none'``.
 
-    mmengine's own initialisation pins each process to a CUDA device first,
-    which fails on a CPU-only torch; it skips that step when the group exists.
+    Without a GPU the group uses gloo: mmengine's own initialisation pins
+    each process to a CUDA device first, which fails on a CPU-only torch.
     """
     import torch.distributed as dist
-    if cfg.get('launcher', 'none') != 'pytorch' or torch.cuda.is_available():
+    launcher = cfg.get('launcher', 'none')
+    if launcher == 'none' or dist.is_initialized():
         return
-    if not dist.is_initialized():
+    if launcher == 'pytorch' and not torch.cuda.is_available():
         dist.init_process_group(backend='gloo')
+        return
+    from mmengine.dist import init_dist
+    init_dist(launcher, **(cfg.get('env_cfg') or {}).get('dist_cfg', {}))
 
 
 def build_runner(cfg: Config):
     """Build the mmengine runner for ``cfg`` in its default scope, with the
     task's modules registered."""
-    _init_cpu_process_group(cfg)
+    init_process_group(cfg)
     from mmengine.registry import RUNNERS
     from mmengine.runner import Runner
     task_registries(task_of(cfg))
@@ -111,4 +118,4 @@ def build_runner(cfg: Config):
 
 
 __all__ = ['CONFIG_DIR', 'CONFIG_HELP', 'config_file', 'resolve_config_path', 'load_config',
-           'build_runner']
+           'init_process_group', 'build_runner', 'replace_type']

@@ -22,7 +22,7 @@ VENV_PY=.venv/bin/python
 # six, tqdm, einops, packaging, regex, click and markdown.
 NAMES=(mmengine mmdet mmsegmentation mmpretrain pycocotools addict termcolor yapf platformdirs
        shapely terminaltables prettytable wcwidth importlib-metadata mat4py modelindex
-       model-index ordered-set ftfy)
+       model-index ordered-set ftfy orjson)
 
 version_of() {
   "$VENV_PY" -c 'import sys; from importlib.metadata import version; print(version(sys.argv[1]))' "$1"

@@ -16,6 +16,7 @@ from fasternet_dense.backbone import FasterNet
 from fasternet_dense.nonfinite import NonFiniteLossHook
 from fasternet_dense.preemption import PreemptionHook
 from fasternet_dense.resume import CrashSafeRunner, StepSeedHook
+from fasternet_dense.unreadable import LoadImageFromFileOrSkip, UnreadableImageHook
 from fasternet_dense.runner import CONFIG_DIR, config_file, load_config, resolve_config_path
 
 PROJECT_CONFIGS = sorted(n for n in os.listdir(CONFIGS) if n.endswith('.py'))
@@ -56,6 +57,15 @@ def test_project_configs_turn_on_crash_safety_and_name_the_backbone_class(name):
     assert [h['type'] for h in cfg.custom_hooks].count(StepSeedHook) == 1
     assert [h['type'] for h in cfg.custom_hooks].count(NonFiniteLossHook) == 1
     assert [h['type'] for h in cfg.custom_hooks].count(PreemptionHook) == 1
+    assert [h['type'] for h in cfg.custom_hooks].count(UnreadableImageHook) == 1
+    # Training skips an unreadable image; evaluation reads every one.
+    train = cfg.train_dataloader.dataset
+    while 'pipeline' not in train:
+        train = train.dataset
+    loaders = [train.pipeline[0]] + [h.switch_pipeline[0] for h in cfg.custom_hooks
+                                     if h['type'] == 'PipelineSwitchHook']
+    assert all(loader['type'] is LoadImageFromFileOrSkip for loader in loaders)
+    assert 'OrSkip' not in str(cfg.val_dataloader) + str(cfg.test_dataloader)
     if 'fasternet' in name:
         assert cfg.model.backbone.type is FasterNet
     else:  # the light backbones of the RTMDet configs, named by class

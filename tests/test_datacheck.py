@@ -287,7 +287,9 @@ def test_skip_bad_redirects_every_loader_sharing_the_dataset(coco, tmp_path):
     assert cfg.val_dataloader.dataset.ann_file == new
     assert cfg.test_dataloader.dataset.ann_file == new
     assert cfg.val_evaluator.ann_file == new and cfg.test_evaluator.ann_file == new
-    assert sorted(os.listdir(tmp_path / 'work' / 'data_check')) == [osp.basename(new)]
+    # The filtered file and what the check found, once for the shared files.
+    assert sorted(os.listdir(tmp_path / 'work' / 'data_check')) == [
+        osp.basename(new), 'train_dataloader_instances_train2017_cache.json']
 
 
 def test_skip_bad_redirects_a_shared_segmentation_dataset(ade, tmp_path):

@@ -207,6 +207,49 @@ def test_a_failed_checkpoint_write_stops_with_one_line_and_keeps_the_last_one(
     assert find_resumable_checkpoint(str(work)) == str(work / 'iter_2.pth')
 
 
+@pytest.fixture
+def small_filesystem(tmp_path):
+    """A 1.6 MB tmpfs mounted for the test (needs root, as CI here has)."""
+    import subprocess
+    folder = tmp_path / 'small'
+    folder.mkdir()
+    mounted = subprocess.run(['mount', '-t', 'tmpfs', '-o', 'size=1600k', 'tmpfs', str(folder)],
+                             capture_output=True, text=True)
+    if mounted.returncode:
+        pytest.skip(f'cannot mount a tmpfs here: {mounted.stderr.strip()}')
+    try:
+        yield folder
+    finally:
+        subprocess.run(['umount', str(folder)], check=True)
+
+
+def test_a_full_small_filesystem_stops_the_save_with_one_line(small_filesystem):
+    """A real full disk: the second 1 MB checkpoint does not fit beside the
+    first on a 1.6 MB file system."""
+    from fasternet_dense.errors import CheckpointWriteError
+    from fasternet_dense.resume import checkpoint_problem, find_resumable_checkpoint
+    namespace = {}
+    exec(TINY_RUNNER, namespace)
+    work = small_filesystem / 'work'
+    runner = namespace['tiny_runner'](str(work), 250_000)
+    save = dict(save_optimizer=False, save_param_scheduler=False)
+    runner.save_checkpoint(str(work), 'iter_2.pth', **save)
+    (work / 'last_checkpoint').write_text(str(work / 'iter_2.pth'))
+    before = (work / 'iter_2.pth').read_bytes()
+    with pytest.raises(CheckpointWriteError) as err:
+        runner.save_checkpoint(str(work), 'iter_4.pth', **save)
+    message = str(err.value)
+    assert '\n' not in message
+    assert message.startswith(f'Could not write checkpoint {work / "iter_4.pth"}: No space left '
+                              'on device.')
+    assert 'It needs about 1 MB' in message and 'the previous checkpoint iter_2.pth is intact' in message
+    assert (work / 'iter_2.pth').read_bytes() == before
+    saved = [n for n in os.listdir(work) if n.endswith(('.pth', '.tmp')) or n == 'last_checkpoint']
+    assert sorted(saved) == ['iter_2.pth', 'last_checkpoint']
+    assert checkpoint_problem(str(work / 'iter_2.pth')) is None
+    assert find_resumable_checkpoint(str(work)) == str(work / 'iter_2.pth')
+
+
 SAVE_LOOP = TINY_RUNNER + """
 work_dir, out_dir = sys.argv[1:]
 runner = tiny_runner(work_dir, 4_000_000)

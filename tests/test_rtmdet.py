@@ -2,6 +2,7 @@
 FasterNet and with the light backbones of its literature builds, trains a step
 and tests a step on CPU; RepGhostNet's re-parameterisation and folded batch
 norms keep the detections; timm's weights load from a local file."""
+import copy
 import glob
 import os.path as osp
 import re
@@ -17,7 +18,8 @@ from fasternet_dense.inference import build_model, deploy_model, fuse_model
 from fasternet_dense.nonfinite import NonFiniteLossHook
 from fasternet_dense.preemption import PreemptionHook
 from fasternet_dense.resume import CrashSafeRunner, StepSeedHook
-from fasternet_dense.runner import resolve_config_path
+from fasternet_dense.runner import replace_type, resolve_config_path
+from fasternet_dense.unreadable import LoadImageFromFileOrSkip, UnreadableImageHook
 
 RTMDET_CONFIGS = sorted(osp.basename(p) for p in glob.glob(osp.join(CONFIGS, 'rtmdet_*.py')))
 # Each FasterNet variant, the RTMDet size it is paired with and the channels
@@ -57,12 +59,25 @@ def test_fasternet_rtmdet_keeps_the_recipe_of_the_size_it_pairs_with(arch):
                                                                  'in_channels': None}
         else:
             assert ours.model[key] == base.model[key], key
+    # The training loaders skip unreadable images: the one change to the data.
+    assert ours.train_dataloader.dataset.pipeline[0].type is LoadImageFromFileOrSkip
+    assert ours.custom_hooks[1].switch_pipeline[0].type is LoadImageFromFileOrSkip
+    ours = as_mmcv_loader(ours)
     for key in ('optim_wrapper', 'param_scheduler', 'train_dataloader', 'train_cfg'):
         assert ours[key] == base[key], key
-    assert ours.custom_hooks[:-3] == base.custom_hooks
+    assert ours.custom_hooks[:-4] == base.custom_hooks
     assert ours.runner_type is CrashSafeRunner
-    assert [h.type for h in ours.custom_hooks[-3:]] == [StepSeedHook, NonFiniteLossHook,
-                                                        PreemptionHook]
+    assert [h.type for h in ours.custom_hooks[-4:]] == [StepSeedHook, NonFiniteLossHook,
+                                                        PreemptionHook, UnreadableImageHook]
+
+
+def as_mmcv_loader(cfg: Config) -> Config:
+    """A copy of ``cfg`` with ``LoadImageFromFileOrSkip`` written as mmcv's
+    ``LoadImageFromFile`` (which takes the same arguments)."""
+    cfg = copy.deepcopy(cfg)
+    for key in cfg.keys():
+        replace_type(cfg[key], LoadImageFromFileOrSkip, 'LoadImageFromFile')
+    return cfg
 
 
 @pytest.mark.parametrize('name', RTMDET_CONFIGS)

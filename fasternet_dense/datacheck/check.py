@@ -4,25 +4,38 @@ checked, with which options, and what happens to the problems found.
 Config (all optional)::
 
     data_check = dict(enabled=True, skip_bad=False, image_read='auto',
-                      decode_limit=2000)
+                      decode_limit=2000, workers=None, cache=True)
+
+``workers``: processes to check with (None: one per available core; 1: in
+this process). ``cache``: keep what was found in
+``<work_dir>/data_check/<loader>_<name>_cache.json`` and read again only
+the files whose size or modification time changed (:mod:`.cache`).
+
+In a distributed launch, :func:`check_data_once` runs the check on rank 0
+while the other ranks wait, and gives them its outcome.
 """
 import inspect
 import os.path as osp
+import time
 from collections import OrderedDict
 from typing import Callable, List, Optional, Sequence
 
 from mmengine.config import Config
+from mmengine.logging import print_log
 
 from ..errors import ConfigError, DatasetError
 from ..preflight import annotation_file, data_folder, is_remote, leaf_datasets
 from ..tasks import task_of, task_registries
+from .cache import CheckCache
 from .coco import check_coco
 from .images import IMAGE_READ_MODES
-from .report import summary_lines
+from .parallel import worker_count
+from .report import output_path, summary_lines
 from .seg import check_seg_layout
 from .skip import skip_coco_samples, skip_seg_samples
 
-DATA_CHECK_DEFAULTS = dict(enabled=True, skip_bad=False, image_read='auto', decode_limit=2000)
+DATA_CHECK_DEFAULTS = dict(enabled=True, skip_bad=False, image_read='auto', decode_limit=2000,
+                           workers=None, cache=True)
 # The dataloaders whose entries a filtered file is given to.
 DATALOADERS = ('train_dataloader', 'val_dataloader', 'test_dataloader')
 
@@ -38,7 +51,27 @@ def data_check_options(cfg: Config) -> dict:
     if opts['image_read'] not in IMAGE_READ_MODES:
         raise ConfigError(f"data_check.image_read={opts['image_read']!r}; use one of "
                           f'{IMAGE_READ_MODES}.')
+    if opts['workers'] is not None and (not isinstance(opts['workers'], int)
+                                        or opts['workers'] < 1):
+        raise ConfigError(f"data_check.workers={opts['workers']!r}; use a number of "
+                          'processes >= 1, or None for one per core.')
     return opts
+
+
+def _cache(opts: dict, work_dir: str, loader: str, source: str, **key) -> Optional[CheckCache]:
+    if not opts['cache']:
+        return None
+    key.update(image_read=opts['image_read'], decode_limit=opts['decode_limit'])
+    return CheckCache(output_path(work_dir, loader, source, '_cache.json'), key)
+
+
+def _absolute(path: Optional[str]) -> Optional[str]:
+    return osp.abspath(path) if path else path
+
+
+def _log_checked(loader: str, what: str, seconds: float, workers: int) -> None:
+    print_log(f'data check: {loader}: {what} in {seconds:.1f} s ({workers} '
+              f'worker{"s" if workers > 1 else ""})', logger='current')
 
 
 def _dataset_class(scope: str, type_name):
@@ -88,11 +121,21 @@ def _check_coco_dataset(cfg, loader, dataset, shared, cls, opts, work_dir) -> Li
     img_dir = data_folder(dataset, 'img', default='')
     if is_remote(ann_file) or is_remote(img_dir):
         return []
-    result = check_coco(ann_file, img_dir, _classes(dataset, cls), opts['image_read'],
-                        opts['decode_limit'], name=loader)
+    classes = _classes(dataset, cls)
+    cache = _cache(opts, work_dir, loader, ann_file, kind='coco', ann_file=_absolute(ann_file),
+                   img_dir=_absolute(img_dir), classes=classes)
+    workers = worker_count(opts['workers'])
+    start = time.perf_counter()
+    result = check_coco(ann_file, img_dir, classes, opts['image_read'], opts['decode_limit'],
+                        name=loader, workers=workers, cache=cache)
+    if cache is not None and result.changed:
+        cache.save()
+    unchanged = ', the annotation file unchanged' if result.from_cache else ''
+    _log_checked(loader, f'{ann_file}: {result.num_images} images, {result.checked_images} '
+                 f'read{unchanged}', time.perf_counter() - start, workers)
     lines = summary_lines(result.problems, work_dir, loader, ann_file)
     return _errors_or_skip(result, lines, opts, lambda: skip_coco_samples(
-        cfg, loader, shared, result, ann_file, lines, work_dir))
+        cfg, loader, shared, result, ann_file, lines, work_dir, cache))
 
 
 def _check_seg_dataset(loader, dataset, shared, cls, opts, work_dir) -> List[str]:
@@ -102,17 +145,29 @@ def _check_seg_dataset(loader, dataset, shared, cls, opts, work_dir) -> List[str
     if any(path and is_remote(path) for path in (img_dir, seg_dir, ann_file)):
         return []
     classes = _classes(dataset, cls)
-    result = check_seg_layout(
-        img_dir, seg_dir,
+    source = dataset['data_prefix']['img_path'] or 'images'
+    suffixes = dict(
         img_suffix=dataset.get('img_suffix', _class_default(cls, 'img_suffix', '.jpg')),
         seg_map_suffix=dataset.get('seg_map_suffix',
-                                   _class_default(cls, 'seg_map_suffix', '.png')),
-        ann_file=ann_file if ann_file and osp.isfile(ann_file) else None,
-        num_classes=len(classes) if classes else None,
-        reduce_zero_label=dataset.get('reduce_zero_label',
-                                      _class_default(cls, 'reduce_zero_label', False)),
-        image_read=opts['image_read'], decode_limit=opts['decode_limit'], name=loader)
-    source = dataset['data_prefix']['img_path'] or 'images'
+                                   _class_default(cls, 'seg_map_suffix', '.png')))
+    reduce_zero_label = dataset.get('reduce_zero_label',
+                                    _class_default(cls, 'reduce_zero_label', False))
+    ann_file = ann_file if ann_file and osp.isfile(ann_file) else None
+    num_classes = len(classes) if classes else None
+    cache = _cache(opts, work_dir, loader, source, kind='seg', img_dir=_absolute(img_dir),
+                   seg_dir=_absolute(seg_dir), ann_file=_absolute(ann_file),
+                   num_classes=num_classes, reduce_zero_label=reduce_zero_label, **suffixes)
+    workers = worker_count(opts['workers'])
+    start = time.perf_counter()
+    result = check_seg_layout(
+        img_dir, seg_dir,
+        ann_file=ann_file, num_classes=num_classes, reduce_zero_label=reduce_zero_label,
+        image_read=opts['image_read'], decode_limit=opts['decode_limit'], name=loader,
+        workers=workers, cache=cache, **suffixes)
+    if cache is not None and result.changed:
+        cache.save()
+    _log_checked(loader, f'{img_dir}: {len(result.names)} samples, {result.checked_samples} '
+                 'read', time.perf_counter() - start, workers)
     lines = summary_lines(result.problems, work_dir, loader, source)
     return _errors_or_skip(result, lines, opts, lambda: skip_seg_samples(
         loader, shared, result, img_dir, source, lines, work_dir))
@@ -179,3 +234,45 @@ def check_data(cfg: Config, loaders: Sequence[str]) -> None:
         raise DatasetError('\n'.join(errors + [
             'Fix the data, or leave the bad samples out with --cfg-options '
             'data_check.skip_bad=True (data_check.enabled=False turns the check off).']))
+
+
+# What rank 0's check may change (data_check.skip_bad points these at filtered files).
+_CHANGED_SECTIONS = DATALOADERS + ('val_evaluator', 'test_evaluator')
+
+
+def check_data_once(cfg: Config, loaders: Sequence[str]) -> None:
+    """:func:`check_data` once per launch.
+
+    Alone, this is :func:`check_data`. In a distributed launch
+    (``cfg.launcher`` other than ``'none'``) the process group is joined
+    first; rank 0 checks while the other ranks wait, then every rank stops
+    with rank 0 when it found problems, or takes the dataloader and
+    evaluator settings rank 0's check left (the filtered files of
+    ``skip_bad``).
+    """
+    if cfg.get('launcher', 'none') == 'none':
+        check_data(cfg, loaders)
+        return
+    from mmengine.dist import broadcast_object_list, get_rank
+
+    from ..runner import init_process_group
+    init_process_group(cfg)
+    rank = get_rank()
+    outcome: list = [None]
+    failure = None
+    if rank == 0:
+        try:
+            check_data(cfg, loaders)
+            outcome = [dict(sections={k: cfg[k] for k in _CHANGED_SECTIONS if k in cfg})]
+        except BaseException as err:  # the others must not wait for ever
+            failure = err
+            outcome = [dict(error=f'{type(err).__name__}: {err}')]
+    broadcast_object_list(outcome, src=0)
+    if failure is not None:
+        raise failure
+    if rank != 0:
+        if 'error' in outcome[0]:
+            raise DatasetError(f'rank {rank} stops: the data check on rank 0 failed '
+                               '(rank 0 printed why).')
+        for key, value in outcome[0]['sections'].items():
+            cfg[key] = value

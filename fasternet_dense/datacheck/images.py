@@ -16,7 +16,9 @@ from PIL import Image
 
 IMAGE_READ_MODES = ('auto', 'decode', 'header')
 
+_PNG_START = b'\x89PNG\r\n\x1a\n'
 _PNG_END = b'IEND\xaeB`\x82'
+_JPEG_START = b'\xff\xd8\xff'
 _JPEG_END = b'\xff\xd9'
 
 
@@ -33,6 +35,16 @@ def _tail_ok(path: str, fmt: Optional[str]) -> bool:
         return tail.endswith(_PNG_END)
     # Some writers pad JPEGs after the end marker.
     return tail.rstrip(b'\x00').endswith(_JPEG_END)
+
+
+def truncation(path: str) -> Optional[str]:
+    """``'JPEG file is truncated'`` (or PNG) when a file that starts as a
+    JPEG or PNG lacks its end, else None; other formats are not judged.
+    Raises ``OSError`` (``FileNotFoundError``, ...) when it cannot be read."""
+    with open(path, 'rb') as f:
+        head = f.read(8)
+    fmt = 'JPEG' if head.startswith(_JPEG_START) else 'PNG' if head == _PNG_START else None
+    return None if _tail_ok(path, fmt) else f'{fmt} file is truncated'
 
 
 def probe_image(path: str, decode: bool) -> Tuple[Optional[str], Optional[Tuple[int, int]]]:

@@ -5,11 +5,12 @@ reading the same files (and a COCO evaluator reading the same annotation
 file) is pointed at it."""
 import json
 import os.path as osp
-from typing import List, Sequence
+from typing import List, Optional, Sequence
 
 from mmengine.config import Config
 
 from ..fileio import atomic_write_text
+from .cache import CheckCache, file_stamp
 from .coco import CocoCheck
 from .report import output_path, warn
 from .seg import SegCheck
@@ -27,27 +28,40 @@ def _redirect_evaluators(cfg: Config, original: str, new: str) -> None:
 
 
 def skip_coco_samples(cfg: Config, loader: str, datasets: Sequence[dict], result: CocoCheck,
-                      ann_file: str, lines: List[str], work_dir: str) -> List[str]:
+                      ann_file: str, lines: List[str], work_dir: str,
+                      cache: Optional[CheckCache] = None) -> List[str]:
     """Write ``result``'s good samples of ``ann_file`` and point ``datasets``
     (every entry reading that file) and COCO evaluators at them; log
-    ``lines`` and what was left out as warnings.
+    ``lines`` and what was left out as warnings. The filtered file a
+    previous launch wrote for the same bad samples is kept when it is
+    unchanged (``cache``), so the annotation file is not parsed again.
 
     Returns:
         The error lines when no image is left (nothing is changed then),
         else ``[]``.
     """
-    filtered = result.filtered()
-    if not filtered['images']:
+    new = output_path(work_dir, loader, ann_file, '.json')
+    bad = [sorted(result.bad_images), sorted(result.bad_annotations)]
+    written = cache.section('filtered') if cache is not None else {}
+    stamp = file_stamp(new)
+    if not (result.from_cache and stamp is not None and written.get('bad') == bad
+            and written.get('stamp') == stamp):
+        filtered = result.filtered()
+        kept = len(filtered['images'])
+        if kept:
+            atomic_write_text(json.dumps(filtered, separators=(',', ':')), new)
+        written.update(bad=bad, stamp=file_stamp(new), images=kept,
+                       dropped=len(result.data['annotations']) - len(filtered['annotations']))
+        if cache is not None:
+            cache.save()
+    if not written['images']:
         return [f'{loader}: no usable images left in {ann_file} after dropping bad '
                 'samples'] + lines
-    new = output_path(work_dir, loader, ann_file, '.json')
-    atomic_write_text(json.dumps(filtered, separators=(',', ':')), new)
     for dataset in datasets:
         dataset['ann_file'] = new
     _redirect_evaluators(cfg, ann_file, new)
-    dropped_anns = len(result.data['annotations']) - len(filtered['annotations'])
     warn(lines, f'{loader}: data_check.skip_bad is set, so {len(result.bad_images)} '
-         f'images and {dropped_anns} annotations are left out; the dataset reads '
+         f'images and {written["dropped"]} annotations are left out; the dataset reads '
          f'{new} instead of {ann_file}.')
     return []
 
