@@ -273,3 +273,12 @@ def test_skip_bad_relaunch_keeps_the_filtered_file_without_parsing_again(tmp_pat
     new.unlink()  # gone: written again, the same
     check_data(coco_cfg(coco, tmp_path / 'work', skip_bad=True), ('train_dataloader', ))
     assert json.loads(new.read_text()) == kept and len(kept['images']) == 5
+
+
+def test_an_error_in_the_child_process_is_raised_here(tmp_path, monkeypatch):
+    coco = make_toy_coco(str(tmp_path / 'coco'), num_train=2, num_val=1, image_size=64)
+    with open(coco['train_ann'], 'w') as f:
+        f.write('{"images": [')
+    monkeypatch.setattr(coco_check, 'FORK_ABOVE', 0)
+    with pytest.raises(DatasetError, match='is not valid JSON'):
+        check_coco(coco['train_ann'], coco['train_img_dir'], workers=2)
