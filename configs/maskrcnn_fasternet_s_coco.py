@@ -10,27 +10,16 @@
 from mmengine.config import read_base
 
 from fasternet_dense.backbone import FasterNet
-from fasternet_dense.resume import CrashSafeRunner, StepSeedHook
-from fasternet_dense.nonfinite import NonFiniteLossHook
-from fasternet_dense.preemption import PreemptionHook
-from fasternet_dense.unreadable import LoadImageFromFileOrSkip, UnreadableImageHook
 
 with read_base():
     from ._base_.mask_rcnn_coco import *
+    from ._base_.fault_tolerance import *
 
-# Checkpoints written whole or not at all, resume from the newest complete
-# one, and random draws that depend only on the training position, so that a
-# killed run resumed with --resume ends as an uninterrupted one would.
-# A NaN or infinite loss stops the run before anything of that iteration is
-# saved (--cfg-options nonfinite_loss.max_skips=N skips up to N such updates);
-# SIGTERM or SIGINT finishes the iteration, saves it and stops (--resume goes on).
-runner_type = CrashSafeRunner
-custom_hooks = [dict(type=StepSeedHook), dict(type=NonFiniteLossHook), dict(type=PreemptionHook),
-                dict(type=UnreadableImageHook)]
-# Training skips (and counts) an image that can no longer be read, and stops
-# after too many (fasternet_dense.unreadable); evaluation reads every image.
-train_dataloader.dataset.pipeline[0] = dict(type=LoadImageFromFileOrSkip,
-                                            backend_args=backend_args)
+# Training that survives faults (checkpoints whole or not at all, exact
+# resume, a stop at a NaN loss, a checkpoint on SIGTERM, unreadable images
+# skipped and counted): _base_/fault_tolerance.py.
+custom_hooks = [*fault_hooks]
+train_dataloader.dataset.pipeline[0] = dict(skipping_loader, backend_args=backend_args)
 
 pretrained = 'checkpoints/fasternet_s-epoch.299-val_acc1.81.2840.pth'
 model.backbone = dict(

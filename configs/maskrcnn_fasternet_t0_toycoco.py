@@ -6,8 +6,6 @@
 # epochs 18 and 22.
 from mmengine.config import read_base
 
-from fasternet_dense.unreadable import LoadImageFromFileOrSkip
-
 with read_base():
     from .maskrcnn_fasternet_t0_coco import *
 
@@ -37,7 +35,7 @@ model.update(
         rcnn=dict(max_per_img=20)))
 
 train_pipeline = [
-    dict(type=LoadImageFromFileOrSkip),
+    dict(skipping_loader),
     dict(type='LoadAnnotations', with_bbox=True, with_mask=True),
     dict(type='Resize', scale=image_scale, keep_ratio=True),
     dict(type='RandomFlip', prob=0.5),

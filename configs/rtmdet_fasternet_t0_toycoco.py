@@ -8,11 +8,6 @@
 # (RTMDet's 0.0002 averages over more iterations than this run has).
 from mmengine.config import read_base
 
-from fasternet_dense.resume import StepSeedHook
-from fasternet_dense.nonfinite import NonFiniteLossHook
-from fasternet_dense.preemption import PreemptionHook
-from fasternet_dense.unreadable import LoadImageFromFileOrSkip, UnreadableImageHook
-
 with read_base():
     from .rtmdet_fasternet_t0_coco import *
 
@@ -26,7 +21,7 @@ model.bbox_head.num_classes = len(classes)
 model.test_cfg.update(nms_pre=1000, max_per_img=20)
 
 train_pipeline = [
-    dict(type=LoadImageFromFileOrSkip),
+    dict(skipping_loader),
     dict(type='LoadAnnotations', with_bbox=True),
     dict(type='Resize', scale=image_scale, keep_ratio=True),
     dict(type='RandomFlip', prob=0.5),
@@ -76,10 +71,7 @@ param_scheduler = [
 custom_hooks = [
     dict(type='EMAHook', ema_type='ExpMomentumEMA', momentum=0.002, update_buffers=True,
          priority=49),
-    dict(type=StepSeedHook),
-    dict(type=NonFiniteLossHook),
-    dict(type=PreemptionHook),
-    dict(type=UnreadableImageHook),
+    *fault_hooks,
 ]
 default_hooks.update(
     logger=dict(interval=10),

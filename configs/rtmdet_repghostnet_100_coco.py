@@ -16,31 +16,15 @@
 from mmengine.config import read_base
 from mmpretrain.models import TIMMBackbone
 
-from fasternet_dense.resume import CrashSafeRunner, StepSeedHook
-from fasternet_dense.nonfinite import NonFiniteLossHook
-from fasternet_dense.preemption import PreemptionHook
-from fasternet_dense.unreadable import LoadImageFromFileOrSkip, UnreadableImageHook
-
 with read_base():
     from ._base_.rtmdet_tiny_coco import *
+    from ._base_.fault_tolerance import *
 
-# Crash-safe checkpoints and resume, position-seeded random draws and a stop at
-# the first non-finite loss, a checkpoint on SIGTERM (see
-# maskrcnn_fasternet_s_coco.py).
-runner_type = CrashSafeRunner
-custom_hooks = [
-    *custom_hooks,
-    dict(type=StepSeedHook),
-    dict(type=NonFiniteLossHook),
-    dict(type=PreemptionHook),
-    dict(type=UnreadableImageHook),
-]
-# Training skips (and counts) an image that can no longer be read, and stops
-# after too many (fasternet_dense.unreadable); evaluation reads every image.
-train_dataloader.dataset.pipeline[0] = dict(type=LoadImageFromFileOrSkip,
-                                            backend_args=backend_args)
-custom_hooks[1].switch_pipeline[0] = dict(type=LoadImageFromFileOrSkip,
-                                         backend_args=backend_args)  # PipelineSwitchHook
+# Training that survives faults: _base_/fault_tolerance.py.
+custom_hooks = [*custom_hooks, *fault_hooks]
+train_dataloader.dataset.pipeline[0] = dict(skipping_loader, backend_args=backend_args)
+custom_hooks[1].switch_pipeline[0] = dict(skipping_loader,  # PipelineSwitchHook
+                                         backend_args=backend_args)
 
 model.backbone = dict(
     type=TIMMBackbone,

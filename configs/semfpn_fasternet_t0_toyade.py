@@ -5,8 +5,6 @@
 # poly decay.
 from mmengine.config import read_base
 
-from fasternet_dense.unreadable import LoadImageFromFileOrSkip
-
 with read_base():
     from .semfpn_fasternet_t0_ade20k import *
 
@@ -23,7 +21,7 @@ model.update(
     decode_head=dict(in_channels=[width] * 4, channels=width, num_classes=len(classes)))
 
 train_pipeline = [
-    dict(type=LoadImageFromFileOrSkip),
+    dict(skipping_loader),
     dict(type='LoadAnnotations', reduce_zero_label=True),
     dict(type='RandomResize', scale=(256, 128), ratio_range=(0.75, 1.5), keep_ratio=True),
     dict(type='RandomCrop', crop_size=crop_size, cat_max_ratio=0.9),
