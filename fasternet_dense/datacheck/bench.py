@@ -38,14 +38,10 @@ ADE_CONFIG = 'semfpn_fasternet_s_ade20k.py'
 GOALS = dict(cold=30.0, warm=3.0)
 
 
-def _coco_config(root: str, work_dir: str, **data_check):
-    return load_config(COCO_CONFIG, {'train_dataloader.dataset.data_root': root + '/',
-                                     'data_check': data_check}, work_dir)
-
-
-def _ade_config(root: str, work_dir: str, **data_check):
-    return load_config(ADE_CONFIG, {'train_dataloader.dataset.data_root': root,
-                                    'data_check': data_check}, work_dir)
+def _config(name: str, data_root: str, work_dir: str, **data_check):
+    """The project config ``name`` reading its training set from ``data_root``."""
+    return load_config(name, {'train_dataloader.dataset.data_root': data_root,
+                              'data_check': data_check}, work_dir)
 
 
 def _timed_runs(make_cfg: Callable, work_dir: str, runs: int, clear: bool,
@@ -96,7 +92,7 @@ def run_bench(data_dir: str, work_dir: str, datasets=('coco', 'ade'), serial_run
         start = time.perf_counter()
         made = make_fullsize_coco(root, coco_images, coco_annotations, classes=_coco_classes())
         log(f'COCO-sized set in {root} ({time.perf_counter() - start:.0f} s to write or find)')
-        times = bench_dataset(lambda **kw: _coco_config(made['root'], **kw),
+        times = bench_dataset(lambda **kw: _config(COCO_CONFIG, made['root'] + '/', **kw),
                               osp.join(work_dir, 'coco'), serial_runs, cold_runs, warm_runs,
                               workers)
         report['datasets']['coco'] = dict(
@@ -107,7 +103,7 @@ def run_bench(data_dir: str, work_dir: str, datasets=('coco', 'ade'), serial_run
         start = time.perf_counter()
         made = make_fullsize_ade(root, ade_samples)
         log(f'ADE20K-sized set in {root} ({time.perf_counter() - start:.0f} s to write or find)')
-        times = bench_dataset(lambda **kw: _ade_config(made['root'], **kw),
+        times = bench_dataset(lambda **kw: _config(ADE_CONFIG, made['root'], **kw),
                               osp.join(work_dir, 'ade'), serial_runs, cold_runs, warm_runs,
                               workers)
         report['datasets']['ade'] = dict(

@@ -345,6 +345,18 @@ def _annotation_summary(ann_file: str, classes, name: str, workers: int) -> dict
     return check_annotation_file(data, ann_file, classes, name, workers)
 
 
+def _remembered_probe(stamp: List[int], decode: bool, error: Optional[str], hw) -> list:
+    """What is kept of a probed image: ``[size, mtime_ns, decoded, error,
+    height, width]``."""
+    return [*stamp, decode, error, *(hw or (0, 0))]
+
+
+def _answers(seen: Optional[list], stamp: List[int], decode: bool) -> bool:
+    """Whether a remembered probe answers for the file now: the same stamp,
+    and a full decode when one is asked for."""
+    return bool(seen) and seen[:2] == stamp and (seen[2] or not decode)
+
+
 def _probe_while_waiting(img_dir: str, job: ForkedCall, image_read: str, decode_limit: int,
                          remembered: dict) -> dict:
     """Probe the files of ``img_dir`` while ``job`` (the annotation file's
@@ -364,11 +376,9 @@ def _probe_while_waiting(img_dir: str, job: ForkedCall, image_read: str, decode_
             break
         for path in paths[start:start + 64]:
             stamp = file_stamp(path)
-            seen = remembered.get(path)
-            if stamp is None or (seen and seen[:2] == stamp):
+            if stamp is None or _answers(remembered.get(path), stamp, decode):
                 continue
-            error, hw = probe_image(path, decode)
-            found[path] = [*stamp, decode, error, *(hw or (0, 0))]
+            found[path] = _remembered_probe(stamp, decode, *probe_image(path, decode))
     return found
 
 
@@ -401,7 +411,7 @@ def probe_images(paths: Sequence[str], decode: bool, workers: int,
             results[k] = ('missing', None)
             continue
         seen = remembered.get(path)
-        if seen and seen[:2] == stamp and (seen[2] or not decode):
+        if _answers(seen, stamp, decode):
             results[k] = (seen[3], None if seen[3] else (seen[4], seen[5]))
             remember[path] = seen
             read += path in fresh
@@ -412,7 +422,7 @@ def probe_images(paths: Sequence[str], decode: bool, workers: int,
                          shared=decode)
     for k, stamp, (error, hw) in zip(todo, stamps, chain.from_iterable(probed)):
         results[k] = (error, hw)
-        remember[paths[k]] = [*stamp, decode, error, *(hw or (0, 0))]
+        remember[paths[k]] = _remembered_probe(stamp, decode, error, hw)
     return results, remember, read + len(todo)
 
 

@@ -22,19 +22,26 @@ _JPEG_START = b'\xff\xd8\xff'
 _JPEG_END = b'\xff\xd9'
 
 
+def _ends_complete(f, fmt: Optional[str]) -> bool:
+    """Whether the open file ``f`` ends like a complete JPEG / PNG (other
+    formats: True)."""
+    if fmt not in ('JPEG', 'PNG'):
+        return True
+    f.seek(0, os.SEEK_END)
+    f.seek(max(0, f.tell() - 64))
+    tail = f.read()
+    if fmt == 'PNG':
+        return tail.endswith(_PNG_END)
+    # Some writers pad JPEGs after the end marker.
+    return tail.rstrip(b'\x00').endswith(_JPEG_END)
+
+
 def _tail_ok(path: str, fmt: Optional[str]) -> bool:
     """Whether the file ends like a complete JPEG / PNG (other formats: True)."""
     if fmt not in ('JPEG', 'PNG'):
         return True
     with open(path, 'rb') as f:
-        f.seek(0, os.SEEK_END)
-        size = f.tell()
-        f.seek(max(0, size - 64))
-        tail = f.read()
-    if fmt == 'PNG':
-        return tail.endswith(_PNG_END)
-    # Some writers pad JPEGs after the end marker.
-    return tail.rstrip(b'\x00').endswith(_JPEG_END)
+        return _ends_complete(f, fmt)
 
 
 def truncation(path: str) -> Optional[str]:
@@ -43,8 +50,8 @@ def truncation(path: str) -> Optional[str]:
     Raises ``OSError`` (``FileNotFoundError``, ...) when it cannot be read."""
     with open(path, 'rb') as f:
         head = f.read(8)
-    fmt = 'JPEG' if head.startswith(_JPEG_START) else 'PNG' if head == _PNG_START else None
-    return None if _tail_ok(path, fmt) else f'{fmt} file is truncated'
+        fmt = 'JPEG' if head.startswith(_JPEG_START) else 'PNG' if head == _PNG_START else None
+        return None if _ends_complete(f, fmt) else f'{fmt} file is truncated'
 
 
 def probe_image(path: str, decode: bool) -> Tuple[Optional[str], Optional[Tuple[int, int]]]:
