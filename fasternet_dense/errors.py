@@ -16,7 +16,9 @@ def run_tool(main: Callable[[Optional[Sequence[str]]], None],
     try:
         main(argv)
     except TrainingStopped as err:
-        print(f'stopped: {err}', file=sys.stderr)
+        from mmengine.dist import is_main_process
+        if is_main_process():  # every rank stops at the same iteration
+            print(f'stopped: {err}', file=sys.stderr)
         return err.exit_code
     except FasterNetDenseError as err:
         print(f'error: {err}', file=sys.stderr)

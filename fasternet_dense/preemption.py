@@ -12,10 +12,14 @@ with the weights an uninterrupted one would have. In epoch-based runs
 mmengine restarts the interrupted epoch from its first batch, so the batches
 of that epoch before the signal are seen twice. In distributed runs every
 rank learns of the signal at the same iteration (a one-element all-reduce
-after each iteration), so all stop there. A second SIGINT stops at once.
+after each iteration), so all stop there. A second SIGINT stops at once,
+unless it comes within a second of the first: launchers (``torchrun``,
+``timeout``) pass the terminal's Ctrl-C on to the processes that already had
+it from the terminal.
 """
 import os.path as osp
 import signal
+import time
 from typing import Dict, Optional, Sequence
 
 import torch
@@ -43,12 +47,19 @@ class PreemptionHook(Hook):
     def __init__(self, signals: Sequence[str] = ('SIGTERM', 'SIGINT')):
         self.signals = [getattr(signal, name) for name in signals]
         self.received: Optional[int] = None
+        self._received_at = 0.0
         self._previous: Dict[int, object] = {}
 
+    # A repeat of the signal within this many seconds is the same request
+    # passed on by a launcher, not a second Ctrl-C.
+    REPEAT_WINDOW_S = 1.0
+
     def _on_signal(self, signum, frame) -> None:
-        if self.received is not None and signum == signal.SIGINT:
+        now = time.monotonic()
+        if self.received is None:
+            self.received, self._received_at = signum, now
+        elif signum == signal.SIGINT and now - self._received_at > self.REPEAT_WINDOW_S:
             raise KeyboardInterrupt  # a second Ctrl-C: stop now
-        self.received = signum
 
     def before_train(self, runner) -> None:
         import threading

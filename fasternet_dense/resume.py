@@ -39,6 +39,7 @@ import os.path as osp
 import random
 import re
 import shutil
+import signal
 import zipfile
 from typing import List, Optional
 
@@ -101,6 +102,18 @@ class CrashSafeRunner(Runner):
         if atomic and osp.exists(written):  # only the main process writes
             publish(written, final)
 
+    @staticmethod
+    def build_dataloader(dataloader, seed: Optional[int] = None,
+                         diff_rank_seed: bool = False):
+        """mmengine's dataloader, whose worker processes leave SIGTERM and
+        SIGINT to the main process (:class:`SignalsToMainProcess`)."""
+        loader = Runner.build_dataloader(dataloader, seed=seed, diff_rank_seed=diff_rank_seed)
+        init_fn = getattr(loader, 'worker_init_fn', None)
+        if getattr(loader, 'num_workers', 0) > 0 and not isinstance(init_fn,
+                                                                    SignalsToMainProcess):
+            loader.worker_init_fn = SignalsToMainProcess(init_fn)
+        return loader
+
     def load_or_resume(self) -> None:
         if self._resume and self._load_from is None and not self._has_loaded:
             if is_main_process():
@@ -110,6 +123,43 @@ class CrashSafeRunner(Runner):
                 self._resume = False
             self._load_from = found
         super().load_or_resume()
+
+
+class SignalsToMainProcess:
+    """A dataloader ``worker_init_fn``: the worker ignores SIGINT, and
+    SIGTERM from any process but its parent; then ``init_fn`` runs.
+
+    Schedulers (SLURM's pre-emption and ``scancel``, ``timeout``) and a
+    terminal's Ctrl-C signal every process of a job, not only the main one.
+    torch's workers die of such a SIGTERM and leave their loop on SIGINT,
+    and the main process then fails with "DataLoader worker ... is killed by
+    signal" in the middle of an iteration. Here the workers keep serving
+    batches until the main process has finished its iteration and shuts
+    them down. A SIGTERM from the parent (its shutdown of the workers) still
+    ends the worker at once, as torch's own handler does; a thread of the
+    worker receives SIGTERM with ``sigwaitinfo`` to learn who sent it.
+    """
+
+    def __init__(self, init_fn=None):
+        self.init_fn = init_fn
+
+    def __call__(self, worker_id: int) -> None:
+        import threading
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+        # Blocked in this thread before the waiting thread starts, so every
+        # later thread of the worker inherits the block.
+        signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGTERM})
+        threading.Thread(target=_end_on_parents_sigterm, args=(os.getppid(), ),
+                         name='sigterm-from-parent', daemon=True).start()
+        if self.init_fn is not None:
+            self.init_fn(worker_id)
+
+
+def _end_on_parents_sigterm(parent: int) -> None:
+    while True:
+        info = signal.sigwaitinfo({signal.SIGTERM})
+        if info.si_pid == parent:
+            os._exit(0)
 
 
 def _free_bytes(folder: str) -> Optional[int]:

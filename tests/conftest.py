@@ -63,18 +63,20 @@ def toy_coco_options(root, **extra) -> dict:
 
 
 def tiny_runner(work_dir, model, data, max_iters: int, lr: float, interval: int, hooks=(),
-                shuffle: bool = False, **extra):
+                shuffle: bool = False, loader: dict = None, train_cfg: dict = None, **extra):
     """A ``CrashSafeRunner`` training ``model`` on the list ``data`` for
     ``max_iters`` iterations of 2 samples with momentum SGD at ``lr``, a
     checkpoint every ``interval`` iterations, the custom ``hooks``, and a log
-    of its own (``extra``: more ``Runner`` arguments)."""
+    of its own (``loader``: more dataloader settings; ``train_cfg``: another
+    loop; ``extra``: more ``Runner`` arguments)."""
     import uuid
     from fasternet_dense import CrashSafeRunner
     return CrashSafeRunner(
         model=model, work_dir=str(work_dir),
         train_dataloader=dict(dataset=data, sampler=dict(type='DefaultSampler', shuffle=shuffle),
-                              batch_size=2, collate_fn=dict(type='default_collate')),
-        train_cfg=dict(by_epoch=False, max_iters=max_iters),
+                              batch_size=2, collate_fn=dict(type='default_collate'),
+                              **(loader or {})),
+        train_cfg=train_cfg or dict(by_epoch=False, max_iters=max_iters),
         optim_wrapper=dict(optimizer=dict(type='SGD', lr=lr, momentum=0.9)),
         default_hooks=dict(checkpoint=dict(type='CheckpointHook', interval=interval,
                                            by_epoch=False)),

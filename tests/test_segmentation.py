@@ -1,16 +1,21 @@
 """Semantic FPN: the ADE20K configs, every variant through mmseg, and the toy
 ADE set end to end (learning, the test tool, pre-flight errors)."""
 import os
+import signal
+import subprocess
+import sys
+import time
 
 import pytest
 import torch
 from mmengine.config import Config
 
 from fasternet_dense import FasterNet
+from fasternet_dense.resume import checkpoint_problem
 from fasternet_dense.runner import build_runner, load_config
 from fasternet_dense.toydata import make_toy_ade
 
-from conftest import (as_argv, config_path, assert_names_the_s_imagenet_download, error_line,
+from conftest import (ROOT, as_argv, config_path, assert_names_the_s_imagenet_download, error_line,
                       loader_options, run_distributed, run_tool)
 
 ARCHS = ['t0', 't1', 't2', 's', 'm', 'l']
@@ -166,3 +171,39 @@ def test_distributed_training_and_testing_on_cpu(toy_ade, tmp_path):
                            '--work-dir', str(tmp_path / 'test'), *as_argv(options), port=29518)
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert 'mIoU' in proc.stdout
+
+
+@pytest.mark.slow
+def test_sigterm_to_the_whole_distributed_job_saves_and_resumes(toy_ade, tmp_path):
+    """``tools/dist_train.sh`` with two ranks and two persistent data workers
+    each, signalled as one process group the way SLURM pre-empts a job step:
+    every process stops after the same iteration, that iteration is saved
+    whole, the script exits with 143 and rank 0's one ``stopped:`` line, and
+    ``--resume`` finishes the run."""
+    work_dir = tmp_path / 'dist'
+    options = loader_options(toy_ade, **{
+        'train_cfg.max_iters': 40, 'train_cfg.val_interval': 40,
+        'default_hooks.checkpoint.interval': 2, 'default_hooks.logger.interval': 1,
+        'train_dataloader.num_workers': 2, 'train_dataloader.persistent_workers': True})
+    env = dict(os.environ, PYTHON=sys.executable, PORT='29519', OMP_NUM_THREADS='1')
+    command = ['bash', 'tools/dist_train.sh', TOY_CONFIG, '2', '--work-dir', str(work_dir),
+               *as_argv(options)]
+    proc = subprocess.Popen(command, cwd=ROOT, env=env, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True, start_new_session=True)
+    deadline = time.time() + 300
+    while not (work_dir / 'iter_2.pth').exists():
+        assert proc.poll() is None and time.time() < deadline, proc.communicate()[1][-3000:]
+        time.sleep(0.05)
+    os.killpg(proc.pid, signal.SIGTERM)
+    _, stderr = proc.communicate(timeout=300)
+    assert proc.returncode == 143, stderr[-3000:]
+    stopped = [line for line in stderr.splitlines() if line.startswith('stopped: ')]
+    assert len(stopped) == 1, stderr[-3000:]
+    assert 'DataLoader worker' not in stderr
+    step = int(stopped[0].split('after iteration ')[1].split(':')[0])
+    assert 2 <= step < 40 and checkpoint_problem(str(work_dir / f'iter_{step}.pth')) is None
+
+    proc = run_distributed('dist_train.sh', TOY_CONFIG, '2', '--work-dir', str(work_dir),
+                           '--resume', *as_argv(options), port=29519)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert checkpoint_problem(str(work_dir / 'iter_40.pth')) is None
