@@ -6,6 +6,7 @@ The config's ``default_scope`` (``mmdet`` or ``mmseg``) decides the task;
 are in :mod:`fasternet_dense.inference_cli`.
 """
 import argparse
+import contextlib
 import os
 import os.path as osp
 from typing import Optional, Sequence
@@ -20,6 +21,7 @@ from .preflight import (check_checkpoint_file, check_checkpoint_fits, check_data
 from .runner import CONFIG_HELP, build_runner, load_config
 from .onnx_model import onnx_model_cfg
 from .tasks import task_of
+from .workdir import WorkDirLock
 
 
 def _common_args(parser: argparse.ArgumentParser) -> None:
@@ -45,8 +47,13 @@ def train_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def prepare_train_config(args: argparse.Namespace) -> Config:
-    """The training config with the command line applied and checked."""
+def prepare_train_config(args: argparse.Namespace,
+                         held: Optional[contextlib.ExitStack] = None) -> Config:
+    """The training config with the command line applied and checked.
+
+    With ``held``, the work dir's lock (:class:`WorkDirLock`) is taken on
+    rank 0 before anything is written there, and released when ``held``
+    closes."""
     cfg = load_config(args.config, args.cfg_options, args.work_dir, args.launcher)
     if args.amp:
         if not torch.cuda.is_available():
@@ -65,7 +72,8 @@ def prepare_train_config(args: argparse.Namespace) -> Config:
         check_checkpoint_file(cfg.load_from, 'load_from')
     loaders = ('train_dataloader', ) + (('val_dataloader', ) if cfg.get('val_cfg') else ())
     check_datasets(cfg, loaders)
-    check_data_once(cfg, loaders)
+    check_data_once(cfg, loaders, first=None if held is None else (
+        lambda: held.enter_context(WorkDirLock(cfg.work_dir))))
     check_resume(cfg)
     return cfg
 
@@ -73,9 +81,10 @@ def prepare_train_config(args: argparse.Namespace) -> Config:
 def _train(argv: Optional[Sequence[str]]) -> None:
     args = train_parser().parse_args(argv)
     os.environ.setdefault('LOCAL_RANK', str(args.local_rank))
-    cfg = prepare_train_config(args)
-    runner = build_runner(cfg)
-    runner.train()
+    with contextlib.ExitStack() as held:
+        cfg = prepare_train_config(args, held)
+        runner = build_runner(cfg)
+        runner.train()
 
 
 def train_main(argv: Optional[Sequence[str]] = None) -> int:

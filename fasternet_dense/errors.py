@@ -65,6 +65,10 @@ class UnreadableImagesError(FasterNetDenseError, OSError):
     checkpoint is left as it was."""
 
 
+class WorkDirInUseError(FasterNetDenseError, RuntimeError):
+    """Another training holds the work dir's lock."""
+
+
 class TrainingStopped(FasterNetDenseError):
     """Training stopped on a signal after saving a checkpoint to resume
     from; ``exit_code`` is the shell's for that signal (128 + its number)."""

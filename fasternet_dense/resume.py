@@ -300,19 +300,42 @@ def _candidates(folder: str) -> List[str]:
     return [p for _, _, p in sorted(found, reverse=True)]
 
 
+def _outside(path: str, work_dir: str) -> bool:
+    """Whether the local ``path`` is not a file directly in ``work_dir``
+    (a relative ``path`` is taken from the current folder, as it was
+    written)."""
+    if not _is_local(path, None):
+        return False
+    return osp.dirname(osp.abspath(path)) != osp.abspath(work_dir)
+
+
 def find_resumable_checkpoint(work_dir: str) -> Optional[str]:
     """The checkpoint to resume the run in ``work_dir`` from, or None to
     start afresh (no checkpoint there at all).
 
-    Prefers the file named in ``work_dir/last_checkpoint``. If that one is
-    missing, truncated or corrupt, warns and takes the newest complete
-    ``epoch_N.pth`` / ``iter_N.pth`` in the work dir.
+    Prefers the file named in ``work_dir/last_checkpoint``. A record naming
+    a file outside the work dir (a copied work dir) is read by file name in
+    the work dir, or, without a complete file of that name there, warned of
+    and not followed. If the file is missing, truncated or corrupt, warns and
+    takes the newest complete ``epoch_N.pth`` / ``iter_N.pth`` in the work
+    dir.
 
     Raises:
         MissingFileError: checkpoints exist but none is complete.
     """
     record = osp.join(work_dir, LAST_CHECKPOINT)
     named = last_checkpoint_record(work_dir)
+    if named is not None and _outside(named, work_dir):
+        # A copied work dir: its record still names the original's files.
+        here = osp.join(work_dir, osp.basename(named))
+        if checkpoint_problem(here) is None:
+            print_log(f'{record} names {named}, outside this work dir; resuming from the '
+                      f'file of that name here, {here}.', logger='current')
+            return here
+        print_log(f'{record} names {named}, outside this work dir, and this work dir has no '
+                  'complete file of that name; not followed (a resume reads its own work '
+                  'dir).', logger='current', level=logging.WARNING)
+        named = None
     candidates = _candidates(work_dir)
     if named is None and not candidates:
         print_log(f'No checkpoint in {work_dir} to resume from; training starts afresh.',
@@ -323,11 +346,6 @@ def find_resumable_checkpoint(work_dir: str) -> Optional[str]:
         problem = checkpoint_problem(named)
         if problem is None:
             return named
-        # The record may hold a path relative to another working directory.
-        moved = osp.join(work_dir, osp.basename(named))
-        if problem == 'missing' and osp.abspath(moved) != osp.abspath(named) \
-                and checkpoint_problem(moved) is None:
-            return moved
         rejected.append((named, problem))
     for path in candidates:
         if named is not None and osp.abspath(path) == osp.abspath(named):

@@ -249,7 +249,7 @@ def test_distributed_launch_checks_on_rank_0_and_shares_the_outcome(tmp_path):
     stopped = run_ranks(coco_cfg(coco, tmp_path / 'work'), tmp_path)
     assert [r['ran'] for r in stopped] == [[0], []]
     assert 'image file missing' in stopped[0]['error']
-    assert stopped[1]['error'].startswith('rank 1 stops: the data check on rank 0 failed')
+    assert stopped[1]['error'].startswith('rank 1 stops: rank 0 failed its checks before training')
 
 
 def test_skip_bad_relaunch_keeps_the_filtered_file_without_parsing_again(tmp_path,

@@ -240,10 +240,12 @@ def check_data(cfg: Config, loaders: Sequence[str]) -> None:
 _CHANGED_SECTIONS = DATALOADERS + ('val_evaluator', 'test_evaluator')
 
 
-def check_data_once(cfg: Config, loaders: Sequence[str]) -> None:
-    """:func:`check_data` once per launch.
+def check_data_once(cfg: Config, loaders: Sequence[str],
+                    first: Optional[Callable[[], None]] = None) -> None:
+    """:func:`check_data` once per launch, after ``first()`` (taking the
+    work dir's lock, say) on the same process.
 
-    Alone, this is :func:`check_data`. In a distributed launch
+    Alone, this is ``first()`` then :func:`check_data`. In a distributed launch
     (``cfg.launcher`` other than ``'none'``) the process group is joined
     first; rank 0 checks while the other ranks wait, then every rank stops
     with rank 0 when it found problems, or takes the dataloader and
@@ -251,6 +253,8 @@ def check_data_once(cfg: Config, loaders: Sequence[str]) -> None:
     ``skip_bad``).
     """
     if cfg.get('launcher', 'none') == 'none':
+        if first is not None:
+            first()
         check_data(cfg, loaders)
         return
     from mmengine.dist import broadcast_object_list, get_rank
@@ -262,6 +266,8 @@ def check_data_once(cfg: Config, loaders: Sequence[str]) -> None:
     failure = None
     if rank == 0:
         try:
+            if first is not None:
+                first()
             check_data(cfg, loaders)
             outcome = [dict(sections={k: cfg[k] for k in _CHANGED_SECTIONS if k in cfg})]
         except BaseException as err:  # the others must not wait for ever
@@ -272,7 +278,7 @@ def check_data_once(cfg: Config, loaders: Sequence[str]) -> None:
         raise failure
     if rank != 0:
         if 'error' in outcome[0]:
-            raise DatasetError(f'rank {rank} stops: the data check on rank 0 failed '
-                               '(rank 0 printed why).')
+            raise DatasetError(f'rank {rank} stops: rank 0 failed its checks before '
+                               'training (rank 0 printed why).')
         for key, value in outcome[0]['sections'].items():
             cfg[key] = value
