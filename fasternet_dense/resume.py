@@ -102,6 +102,24 @@ class CrashSafeRunner(Runner):
         if atomic and osp.exists(written):  # only the main process writes
             publish(written, final)
 
+    def _log_env(self, env_cfg: dict) -> None:
+        """mmengine's report of the environment and the whole config (several
+        hundred lines) goes to the log file alone; the console gets one line
+        naming the file. A run that stops before training then ends with its
+        error, not under the config."""
+        file_handlers = [h for h in self.logger.handlers if isinstance(h, logging.FileHandler)]
+        others = [h for h in self.logger.handlers if h not in file_handlers]
+        for handler in others:
+            self.logger.removeHandler(handler)
+        try:
+            super()._log_env(env_cfg)
+        finally:
+            for handler in others:
+                self.logger.addHandler(handler)
+        if file_handlers:
+            self.logger.info('Environment and config: written to '
+                             f'{file_handlers[0].baseFilename}')
+
     @staticmethod
     def build_dataloader(dataloader, seed: Optional[int] = None,
                          diff_rank_seed: bool = False):

@@ -64,12 +64,18 @@ def resolve_config_path(path: str) -> str:
 def load_config(path: str, cfg_options: Optional[dict] = None,
                 work_dir: Optional[str] = None, launcher: str = 'none') -> Config:
     """Read the config ``path`` names (see :func:`resolve_config_path`),
-    apply overrides and set the work dir and launcher."""
+    apply overrides and set the work dir and launcher. A key that nothing
+    takes, in the file or the overrides, is a :class:`ConfigError` naming
+    the closest valid names (:func:`check_config_keys`)."""
+    from .configkeys import check_config_keys
     path = resolve_config_path(path)
     cfg = Config.fromfile(path)
+    added = set()
     if cfg_options:
+        added = {key.split('.', 1)[0] for key in cfg_options} - set(cfg.keys())
         cfg.merge_from_dict(cfg_options)
     task_of(cfg, path)
+    check_config_keys(cfg, added)
     cfg.work_dir = work_dir or cfg.get('work_dir') or osp.join(
         'work_dirs', osp.splitext(osp.basename(path))[0])
     cfg.launcher = launcher
