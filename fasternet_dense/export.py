@@ -17,6 +17,7 @@ align, mask pasting) is left to mmdeploy; its backbone exports.
 (:func:`~fasternet_dense.inference_cli.export_main`).
 """
 import os.path as osp
+import tempfile
 from collections import Counter
 from typing import Dict, List, Optional, Sequence, Tuple
 
@@ -76,6 +77,21 @@ def _fuse(module: nn.Module, block_path: str) -> nn.Module:
     use_fast_inference(module, block_path == 'matmul')
     module.eval()
     return module
+
+
+def check_writable(out: str) -> None:
+    """Raise a one-line :class:`ConfigError` if ``out`` cannot be written
+    (no such folder, a read-only file system, no permission), before any
+    work is done."""
+    out_dir = osp.dirname(osp.abspath(out))
+    if not osp.isdir(out_dir):
+        raise ConfigError(f'Output folder {out_dir} does not exist.')
+    try:
+        with tempfile.NamedTemporaryFile(dir=out_dir, prefix='.write_test_'):
+            pass
+    except OSError as err:
+        raise ConfigError(f'Cannot write {out}: {err.strerror or err} in {out_dir}; choose an '
+                          'output path in a writable folder.') from None
 
 
 def weight_bytes(module: nn.Module) -> int:
@@ -174,9 +190,7 @@ def export_onnx(config: str, out: str, checkpoint: Optional[str] = None,
     if int8:
         from .quantize import check_options
         check_options(calib, calib_method, activations)
-    out_dir = osp.dirname(osp.abspath(out))
-    if not osp.isdir(out_dir):
-        raise ConfigError(f'Output folder {out_dir} does not exist.')
+    check_writable(out)
     if whole_detector and not raw_input:
         raise ConfigError('A whole detector takes a 0-255 RGB image; leave out '
                           '--normalized-input.')

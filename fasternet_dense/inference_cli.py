@@ -6,6 +6,8 @@ the report; bad input ends in one ``error: ...`` line and exit code 2.
 """
 import argparse
 import json
+
+import torch
 from typing import Optional, Sequence
 
 from mmengine.config import DictAction
@@ -115,8 +117,28 @@ def _suite(args: argparse.Namespace) -> None:
         print(f'wrote {args.plot}')
 
 
+# The counts a benchmark takes, and the least value of each.
+_LEAST = (('threads', 1), ('iters', 1), ('warmup', 0), ('batch_size', 1))
+
+
+def _check_counts(args: argparse.Namespace) -> None:
+    """Refuse a count that cannot be timed with (``--threads 0``,
+    ``--iters 0``, a negative number) instead of replacing it."""
+    for name, least in _LEAST:
+        value = getattr(args, name)
+        if value is not None and value < least:
+            flag = '--' + name.replace('_', '-')
+            default = (' (leave it out for torch\'s default, '
+                       f'{torch.get_num_threads()} here)' if name == 'threads' else '')
+            raise ConfigError(f'{flag} {value} is out of range: give {least} or more{default}.')
+    if args.shape and min(args.shape) < 1:
+        raise ConfigError(f'--shape {args.shape[0]} {args.shape[1]} is out of range: give a '
+                          'height and width of 1 or more.')
+
+
 def _benchmark(argv: Optional[Sequence[str]]) -> None:
     args = benchmark_parser().parse_args(argv)
+    _check_counts(args)
     if args.suite:
         return _suite(args)
     if not args.config:

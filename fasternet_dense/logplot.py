@@ -14,7 +14,8 @@ import argparse
 import glob
 import json
 import os.path as osp
-from typing import Dict, List, Optional, Sequence, Tuple
+import re
+from typing import Dict, Iterator, List, Optional, Sequence, Tuple
 
 from .errors import ConfigError, MissingFileError, run_tool
 
@@ -28,8 +29,14 @@ Series = Dict[str, Dict[int, float]]
 
 def find_scalar_files(path: str) -> List[str]:
     """``scalars.json`` files of a work dir (oldest run first), of one run's
-    timestamp folder, or ``[path]`` for a file."""
+    timestamp folder, or ``[path]`` for a file. For mmengine's text log
+    (``<timestamp>/<timestamp>.log``) the ``vis_data/scalars.json`` beside
+    it if there is one, else the text log itself (:func:`read_scalars`
+    reads both)."""
     if osp.isfile(path):
+        beside = osp.join(osp.dirname(path), 'vis_data', 'scalars.json')
+        if path.endswith('.log') and osp.isfile(beside):
+            return [beside]
         return [path]
     if not osp.isdir(path):
         raise MissingFileError(f'{path} is neither a work dir nor a scalars.json file.')
@@ -67,17 +74,9 @@ def read_scalars(files: Sequence[str]) -> Tuple[Series, Series, bool]:
     by_epoch = False
     for path in files:
         with open(path) as f:
-            for number, line in enumerate(f, 1):
-                line = line.strip()
-                if not line:
-                    continue
-                try:
-                    record = json.loads(line)
-                except ValueError:
-                    # The last line of a killed run may be cut off.
-                    continue
-                if not isinstance(record, dict) or 'step' not in record:
-                    continue
+            records = list(_text_log_records(f) if path.endswith('.log') else
+                           _json_records(f))
+            for record in records:
                 step = int(record['step'])
                 training = _is_training(record)
                 by_epoch = by_epoch or (training and 'epoch' in record)
@@ -88,6 +87,52 @@ def read_scalars(files: Sequence[str]) -> Tuple[Series, Series, bool]:
                         continue
                     target.setdefault(key, {})[step] = float(value)
     return train, val, by_epoch
+
+
+def _json_records(lines) -> Iterator[dict]:
+    """The records of a ``scalars.json`` file."""
+    for line in lines:
+        line = line.strip()
+        if not line:
+            continue
+        try:
+            record = json.loads(line)
+        except ValueError:
+            continue  # the last line of a killed run may be cut off
+        if isinstance(record, dict) and 'step' in record:
+            yield record
+
+
+# mmengine's text log lines: ``... - INFO - Iter(train) [ 13/1800]  lr: ...``,
+# ``Epoch(train)  [2][ 50/733]  ...``, ``Iter(val) [5/5]    mIoU: ...``.
+_LOG_LINE = re.compile(r' - (?:Iter|Epoch)\((train|val)\)\s+(?:\[(\d+)\])?\[\s*(\d+)/(\d+)\]'
+                       r'\s+(.*)$')
+_LOG_VALUE = re.compile(r'([\w./-]+): (-?[\d.]+(?:e[-+]?\d+)?)(?=\s|$)')
+
+
+def _text_log_records(lines) -> Iterator[dict]:
+    """Records like ``scalars.json``'s from mmengine's text log: training
+    lines at their iteration (epoch-based: counted over the epochs as
+    mmengine does), validation lines at the epoch, or at the last training
+    iteration before them."""
+    last_iter = 0
+    for line in lines:
+        match = _LOG_LINE.search(line)
+        if not match:
+            continue
+        phase, epoch, index, length, rest = match.groups()
+        record = {k: float(v) for k, v in _LOG_VALUE.findall(rest)}
+        if phase == 'train':
+            step = int(index) + (int(epoch) - 1) * int(length) if epoch else int(index)
+            last_iter = step
+            if epoch:
+                record['epoch'] = int(epoch)
+        elif int(index) != int(length):
+            continue  # progress lines of a validation; its metrics come on the last
+        else:
+            step = int(epoch) if epoch else last_iter
+        record['step'] = step
+        yield record
 
 
 def default_keys(train: Series, val: Series) -> List[str]:

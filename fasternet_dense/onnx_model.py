@@ -41,6 +41,23 @@ def onnx_session(path: str, threads: Optional[int] = None):
     return ort.InferenceSession(path, options, providers=['CPUExecutionProvider'])
 
 
+def check_onnx_file(path: str) -> None:
+    """Raise a one-line error if ``path`` is missing or not an ONNX model
+    (random bytes, a checkpoint renamed ``.onnx``)."""
+    import onnx
+    if not osp.isfile(path):
+        raise MissingFileError(f'ONNX file {path} not found; write one with '
+                               'tools/export_onnx.py CONFIG [CKPT] --out FILE.')
+    try:
+        proto = onnx.load(path, load_external_data=False)
+        if not proto.graph.node or not proto.graph.input:
+            raise ValueError('no graph in it')
+    except Exception as err:  # protobuf's DecodeError and friends
+        reason = str(err).splitlines()[0] if str(err) else type(err).__name__
+        raise ConfigError(f'{path} is not an ONNX model ({reason}); pass a file written by '
+                          'tools/export_onnx.py, or a .pth checkpoint.') from None
+
+
 def static_input_size(session) -> Optional[Tuple[int, int]]:
     """``(H, W)`` of a session's one input when both are fixed, else None."""
     dims = session.get_inputs()[0].shape[2:]
@@ -168,10 +185,12 @@ def onnx_model_cfg(cfg, onnx_file: str) -> dict:
         raise ConfigError('Evaluating an ONNX file covers Semantic FPN and one-stage detectors '
                           '(RTMDet, RetinaNet); for Mask R-CNN export the backbone only '
                           '(--backbone-only) and evaluate the PyTorch checkpoint.')
+    check_onnx_file(onnx_file)
     kind = 'OnnxSegmentor' if task_of(cfg) == 'mmseg' else 'OnnxDetector'
     return dict(type=kind, onnx_file=osp.abspath(onnx_file), model=cfg.model)
 
 
-__all__ = ['INPUT_KEY', 'RAW_INPUT', 'NORMALIZED_INPUT', 'onnx_session', 'static_input_size',
+__all__ = ['INPUT_KEY', 'RAW_INPUT', 'NORMALIZED_INPUT', 'onnx_session', 'check_onnx_file',
+           'static_input_size',
            'OnnxSegmentor',
            'OnnxDetector', 'onnx_model_cfg']

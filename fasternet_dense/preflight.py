@@ -87,12 +87,24 @@ def check_datasets(cfg: Config, loaders: Tuple[str, ...]) -> None:
                 if is_remote(path):
                     continue  # read through a file backend, not the local disk
                 exists = osp.isfile(path) if what == 'annotation file' else osp.isdir(path)
-                if not exists:
-                    key = f'{loader}.dataset.data_root'
+                if exists:
+                    continue
+                key = f'{loader}.dataset.data_root'
+                name = dataset.get('type', 'dataset')
+                name = getattr(name, '__name__', name)
+                root = dataset.get('data_root')
+                if root and osp.isfile(root):
                     raise MissingFileError(
-                        f'{dataset.get("type", "dataset")} {what} {path} not found '
-                        f'({loader}). Put the data there (README, "Data") or point '
-                        f'the config at it, e.g. --cfg-options {key}=PATH.')
+                        f'{name} data_root {root} ({loader}) is a file, not a folder; point '
+                        f'{key} at the folder that holds the data.')
+                if what != 'annotation file' and osp.isfile(path):
+                    raise MissingFileError(
+                        f'{name} {what} {path} ({loader}) is a file, not a folder; point '
+                        f'{key} (or data_prefix) at the folder that holds the images.')
+                raise MissingFileError(
+                    f'{name} {what} {path} not found ({loader}). Put the data there (the '
+                    'README shows the COCO and ADE20K layouts) or point the config at it, '
+                    f'e.g. --cfg-options {key}=PATH.')
 
 
 def pretrained_checkpoint(cfg: Config) -> Optional[str]:
@@ -280,6 +292,12 @@ def check_checkpoint_file(path: str, use: str) -> None:
     problem = checkpoint_problem(path)
     if problem == 'missing':
         raise MissingFileError(f'Checkpoint {path} ({use}) not found.')
+    if problem and problem.startswith('not a checkpoint'):
+        raise MissingFileError(f'{path} ({use}) is {problem}; pass a .pth file written by '
+                               'tools/train.py or a FasterNet release checkpoint.')
+    if problem and problem.startswith('refused by safe loading'):
+        from .checkpoint import safe_torch_load
+        safe_torch_load(path, map_location='cpu')  # raises the full explanation
     if problem:
         raise MissingFileError(f'Checkpoint {path} ({use}) is {problem} and cannot be loaded; '
                                'pass a complete file (a run killed while saving keeps the '

@@ -297,11 +297,19 @@ def checkpoint_problem(path: str) -> Optional[str]:
         if not any(n.endswith('/data.pkl') or n == 'data.pkl' for n in names):
             return 'not a torch checkpoint (no data.pkl inside)'
         return None
+    if magic[:1] != b'\x80':  # the PROTO opcode every torch pickle starts with
+        with open(path, 'rb') as f:
+            head = f.read(12)
+        return (f'not a checkpoint (torch writes a zip archive, or a pickle before torch 1.6; '
+                f'this file starts with {head!r})')
     from .checkpoint import safe_torch_load
+    from .errors import UnsafeCheckpointError
     try:
         safe_torch_load(path, map_location='cpu')
+    except UnsafeCheckpointError:
+        return 'refused by safe loading (it holds pickled objects other than weights)'
     except Exception as err:  # any failure means it cannot be resumed from
-        return f'unreadable ({type(err).__name__}: {str(err)[:120]})'
+        return f'unreadable ({type(err).__name__}: {str(err).split(". ")[0]})'
     return None
 
 

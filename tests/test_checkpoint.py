@@ -1,5 +1,6 @@
 """Checkpoint layouts (official, timm, native, mmdet 2.x detector), safe loading,
 and damaged or foreign checkpoints refused by tools/test.py in one line."""
+import os.path as osp
 
 import pytest
 import numpy as np
@@ -9,7 +10,7 @@ import torch.nn as nn
 from fasternet_dense import CheckpointMismatchError, FasterNet, UnsafeCheckpointError
 from fasternet_dense.checkpoint import load_pretrained_state_dict
 
-from conftest import (OUT_NORM, as_argv, error_line, loader_options, native_to_official,
+from conftest import (OUT_NORM, ROOT, as_argv, error_line, loader_options, native_to_official,
                       run_tool)
 
 
@@ -279,3 +280,19 @@ def test_a_detector_checkpoint_for_a_segmentor_is_refused_unless_allowed(small_t
     own = _full_checkpoint('semfpn_fasternet_t0_toyade', tmp_path / 'seg.pth')
     proc = run_tool('test.py', args[0], str(own), '--work-dir', str(tmp_path / 'w'), *options)
     assert proc.returncode == 0, proc.stderr[-3000:]
+
+
+def test_a_text_file_renamed_pth_is_not_a_checkpoint(tmp_path, capsys):
+    from fasternet_dense import cli
+    from fasternet_dense.resume import checkpoint_problem
+    path = tmp_path / 'weights.pth'
+    path.write_text('epoch 12, mAP 0.41\n')
+    assert checkpoint_problem(str(path)) == (
+        "not a checkpoint (torch writes a zip archive, or a pickle before torch 1.6; this "
+        "file starts with b'epoch 12, mA')")
+    config = osp.join(ROOT, 'configs', 'semfpn_fasternet_t0_ade20k.py')
+    assert cli.test_main([config, str(path)]) == 2
+    assert capsys.readouterr().err.strip() == (
+        f"error: {path} (tools/test.py) is not a checkpoint (torch writes a zip archive, or a "
+        "pickle before torch 1.6; this file starts with b'epoch 12, mA'); pass a .pth file "
+        'written by tools/train.py or a FasterNet release checkpoint.')

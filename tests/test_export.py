@@ -90,3 +90,43 @@ def test_whole_detector_export_points_to_mmdeploy(tmp_path, capsys):
         export_onnx(DET_T0, str(tmp_path / 'det.onnx'))
     assert export_main([SEG_T0, '--out', str(tmp_path / 'x.onnx'), '--shape', '16', '16']) == 2
     assert capsys.readouterr().err.splitlines()[-1].startswith('error: --shape')
+
+
+def test_evaluating_a_file_that_is_not_onnx_is_one_line(tmp_path, capsys):
+    from fasternet_dense import cli
+    noise = tmp_path / 'random.onnx'
+    noise.write_bytes(np.random.default_rng(0).bytes(3000))
+    renamed = tmp_path / 'checkpoint.onnx'
+    renamed.write_text('not a model\n')
+    for path in (noise, renamed):
+        assert cli.test_main([SEG_T0, str(path)]) == 2
+        line = capsys.readouterr().err.strip()
+        assert '\n' not in line and line.startswith(f'error: {path} is not an ONNX model (')
+        assert line.endswith('pass a file written by tools/export_onnx.py, or a .pth '
+                             'checkpoint.')
+
+
+@pytest.fixture
+def read_only_folder(tmp_path):
+    """A read-only tmpfs mounted for the test (needs root, as CI here has;
+    root writes through permission bits, not through a read-only mount)."""
+    import subprocess
+    folder = tmp_path / 'ro'
+    folder.mkdir()
+    mounted = subprocess.run(['mount', '-t', 'tmpfs', '-o', 'ro,size=64k', 'tmpfs', str(folder)],
+                             capture_output=True, text=True)
+    if mounted.returncode:
+        pytest.skip(f'cannot mount a tmpfs here: {mounted.stderr.strip()}')
+    try:
+        yield folder
+    finally:
+        subprocess.run(['umount', str(folder)], check=True)
+
+
+def test_export_to_a_read_only_file_system_is_one_line_before_any_work(read_only_folder,
+                                                                        capsys):
+    out = read_only_folder / 'model.onnx'
+    assert export_main([SEG_T0, '--out', str(out)]) == 2
+    assert capsys.readouterr().err.strip() == (
+        f'error: Cannot write {out}: Read-only file system in {read_only_folder}; choose an '
+        'output path in a writable folder.')

@@ -69,3 +69,59 @@ def test_plot_log_merges_runs_and_draws_curves(tmp_path, monkeypatch, capsys):
 def test_plot_log_without_scalars_says_what_to_configure(tmp_path):
     with pytest.raises(MissingFileError, match='LocalVisBackend'):
         plot_scalars(str(tmp_path), str(tmp_path / 'x.png'))
+
+
+def test_plot_log_reads_mmengine_text_log_like_the_scalars_beside_it(tmp_path):
+    """Given the ``.log`` file of a run, the curves are those of the
+    ``vis_data/scalars.json`` beside it (which is then read); alone, the text
+    log gives the same steps and keys, to the 4 decimals it prints."""
+    run = tmp_path / 'work' / '20261205_120000'
+    (run / 'vis_data').mkdir(parents=True)
+    scalars, text = [], []
+    for it in range(1, 15):
+        loss = 2.0 / it + 0.123456
+        scalars.append(dict(lr=1e-3 * it, loss=loss, **{'decode.loss_ce': loss},
+                            step=it, iter=it))
+        text.append(f'12/05 12:00:{it:02d} - mmengine - INFO - Iter(train) [{it:4d}/1800]  '
+                    f'lr: {1e-3 * it:.4e}  eta: 0:03:51  time: 0.1296  data_time: 0.0330  '
+                    f'loss: {loss:.4f}  decode.loss_ce: {loss:.4f}')
+        if it % 7 == 0:
+            scalars.append({'mIoU': 10.0 * it, 'aAcc': 50.0, 'step': it})
+            text.append('12/05 12:00:00 - mmengine - INFO - Iter(val) [3/5]    eta: 0:00:01')
+            text.append(f'12/05 12:00:00 - mmengine - INFO - Iter(val) [5/5]    aAcc: 50.0000  '
+                        f'mIoU: {10.0 * it:.4f}  data_time: 0.0176  time: 0.1129')
+    (run / 'vis_data' / 'scalars.json').write_text(
+        '\n'.join(json.dumps(r) for r in scalars) + '\n')
+    log = run / '20261205_120000.log'
+    log.write_text('\n'.join(text) + '\n')
+    assert find_scalar_files(str(log)) == [str(run / 'vis_data' / 'scalars.json')]
+
+    alone = tmp_path / 'copied.log'
+    alone.write_text(log.read_text())
+    assert find_scalar_files(str(alone)) == [str(alone)]
+    train, val, by_epoch = read_scalars([str(alone)])
+    ref_train, ref_val, _ = read_scalars([str(run / 'vis_data' / 'scalars.json')])
+    assert sorted(train) == sorted(ref_train) == ['decode.loss_ce', 'loss', 'lr']
+    for key in ref_train:
+        assert train[key].keys() == ref_train[key].keys()
+        assert all(abs(train[key][s] - ref_train[key][s]) <= 5e-5 * max(1, abs(ref_train[key][s]))
+                   for s in ref_train[key])
+    assert val == {'mIoU': {7: 70.0, 14: 140.0}, 'aAcc': {7: 50.0, 14: 50.0}} == ref_val
+    assert not by_epoch
+    out = plot_scalars(str(alone), str(tmp_path / 'curves.png'))
+    assert osp.getsize(out) > 10000
+
+
+def test_text_log_of_an_epoch_based_run_counts_iterations_over_epochs(tmp_path):
+    log = tmp_path / 'run.log'
+    log.write_text(
+        '12/05 12:00:00 - mmengine - INFO - Epoch(train)  [1][ 50/100]  base_lr: 2.0e-02 '
+        'lr: 2.0e-02  eta: 1:00:00  time: 0.5  data_time: 0.1  loss: 1.5000  loss_cls: 0.5000\n'
+        '12/05 12:00:00 - mmengine - INFO - Epoch(train)  [2][ 50/100]  base_lr: 2.0e-02 '
+        'lr: 2.0e-02  eta: 1:00:00  time: 0.5  data_time: 0.1  loss: 1.2500  loss_cls: 0.2500\n'
+        '12/05 12:00:00 - mmengine - INFO - Epoch(val) [2][5/5]    coco/bbox_mAP: 0.1230  '
+        'coco/bbox_mAP_50: 0.2500  data_time: 0.01  time: 0.2\n')
+    train, val, by_epoch = read_scalars([str(log)])
+    assert train['loss'] == {50: 1.5, 150: 1.25}
+    assert val['coco/bbox_mAP'] == {2: 0.123}
+    assert by_epoch

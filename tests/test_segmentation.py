@@ -207,3 +207,14 @@ def test_sigterm_to_the_whole_distributed_job_saves_and_resumes(toy_ade, tmp_pat
                            '--resume', *as_argv(options), port=29519)
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert checkpoint_problem(str(work_dir / 'iter_40.pth')) is None
+
+
+def test_a_data_root_that_is_a_file_is_named_as_such(tmp_path):
+    not_a_folder = tmp_path / 'ade.zip'
+    not_a_folder.write_bytes(b'PK')
+    line = error_line(run_tool('train.py', TOY_CONFIG, '--work-dir', str(tmp_path / 'w'),
+                               '--cfg-options', f'train_dataloader.dataset.data_root={not_a_folder}',
+                               timeout=300))
+    assert line == (f'error: BaseSegDataset data_root {not_a_folder} (train_dataloader) is a file, '
+                    'not a folder; point train_dataloader.dataset.data_root at the folder that '
+                    'holds the data.')

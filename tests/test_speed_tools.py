@@ -202,3 +202,19 @@ def test_whole_segmentor_flops_are_the_sum_of_its_parts_counted_alone():
     # The head's upsampling runs in its forward, called as a method by the
     # segmentor, so the whole-model trace books it under 'other'.
     assert parts['decode_head'] + parts.get('other', 0) == alone['decode_head']
+
+
+@pytest.mark.parametrize('args, message', [
+    (['--threads', '0'], "--threads 0 is out of range: give 1 or more (leave it out for "
+     "torch's default, "),
+    (['--threads', '-3'], '--threads -3 is out of range: give 1 or more'),
+    (['--iters', '0'], '--iters 0 is out of range: give 1 or more.'),
+    (['--warmup', '-1'], '--warmup -1 is out of range: give 0 or more.'),
+    (['--batch-size', '0'], '--batch-size 0 is out of range: give 1 or more.'),
+    (['--shape', '0', '64'], '--shape 0 64 is out of range'),
+])
+def test_benchmark_refuses_counts_it_cannot_time_with(capsys, args, message):
+    """Each is refused in one line before any model is built, instead of
+    being replaced by a default the header then misreports."""
+    assert benchmark_main([SEG_T0, *args]) == 2
+    assert capsys.readouterr().err.strip().startswith('error: ' + message)
