@@ -9,7 +9,7 @@
 #         from fasternet_dense.configs.maskrcnn_fasternet_s_coco import *
 from mmengine.config import read_base
 
-from fasternet_dense.backbone import FasterNet
+from fasternet_dense.models import FasterNet
 
 with read_base():
     from ._base_.mask_rcnn_coco import *

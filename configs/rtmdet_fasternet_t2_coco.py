@@ -7,7 +7,7 @@
 # No published result backs this config.
 from mmengine.config import read_base
 
-from fasternet_dense.backbone import FasterNet
+from fasternet_dense.models import FasterNet
 
 with read_base():
     from ._base_.rtmdet_m_coco import *

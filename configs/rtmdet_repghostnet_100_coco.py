@@ -4,7 +4,7 @@
 # channels). Backbone: 0.52M parameters at strides 8-32 (CSPNeXt-tiny 2.35M);
 # multi-branch in training, re-parameterised for inference by each timm
 # RepGhost module's `switch_to_deploy`, what `timm.utils.reparameterize_model`
-# calls (fasternet_dense.inference.deploy_model does it). No
+# calls (fasternet_dense.apis.inference.deploy_model does it). No
 # published result backs this config.
 #
 # The backbone is timm's `repghostnet_100` through mmpretrain's TIMMBackbone,

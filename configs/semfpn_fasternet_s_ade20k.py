@@ -10,7 +10,7 @@
 #         from fasternet_dense.configs.semfpn_fasternet_s_ade20k import *
 from mmengine.config import read_base
 
-from fasternet_dense.backbone import FasterNet
+from fasternet_dense.models import FasterNet
 
 with read_base():
     from ._base_.semantic_fpn_ade20k import *

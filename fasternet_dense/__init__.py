@@ -10,21 +10,21 @@ transform ``LoadImageFromFileOrSkip``, and
 ``OnnxSegmentor`` and ``OnnxDetector`` (exported models evaluated in
 onnxruntime). Its one change to
 another package is mmengine's checkpoint loading through torch's safe
-``weights_only`` loader (listed in :mod:`fasternet_dense.patches`). It does
+``weights_only`` loader (listed in :mod:`fasternet_dense.utils.patches`). It does
 not import mmdet or mmseg.
 """
-from .backbone import (ARCH_SETTINGS, FasterNet, FasterNetBlock, PartialConv,
-                       count_parameters, imagenet_head_parameters, resolve_arch)
-from .checkpoint import safe_torch_load, to_native_layout
-from .errors import (CheckpointMismatchError, CheckpointWriteError, ConfigError, DatasetError,
-                     FasterNetDenseError, MissingFileError, NonFiniteLossError,
-                     TrainingStopped, UnreadableImagesError, UnsafeCheckpointError)
-from .nonfinite import NonFiniteLossHook
-from .onnx_model import OnnxDetector, OnnxSegmentor
-from .preemption import PreemptionHook
-from .resume import CrashSafeRunner, StepSeedHook
-from .unreadable import LoadImageFromFileOrSkip, UnreadableImageHook
-from . import patches
+from .deploy import OnnxDetector, OnnxSegmentor
+from .datasets import LoadImageFromFileOrSkip
+from .engine import (CrashSafeRunner, NonFiniteLossHook, PreemptionHook, StepSeedHook,
+                     UnreadableImageHook)
+from .models import (ARCH_SETTINGS, FasterNet, FasterNetBlock, PartialConv, count_parameters,
+                     imagenet_head_parameters, resolve_arch, to_native_layout)
+from .utils.checkpoint import safe_torch_load
+from .utils.errors import (CheckpointMismatchError, CheckpointWriteError, ConfigError,
+                           DatasetError, FasterNetDenseError, MissingFileError,
+                           NonFiniteLossError, TrainingStopped, UnreadableImagesError,
+                           UnsafeCheckpointError)
+from .utils import patches
 
 patches.apply()
 

@@ -17,8 +17,8 @@ from mmengine.model import BaseModel
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from conftest import tiny_runner  # noqa: E402
 
-from fasternet_dense import PreemptionHook, StepSeedHook  # noqa: E402
-from fasternet_dense.errors import run_tool  # noqa: E402
+from fasternet_dense import PreemptionHook, StepSeedHook
+from fasternet_dense.utils.errors import run_tool
 
 
 class SlowSamples(torch.utils.data.Dataset):

@@ -10,8 +10,8 @@ import torch
 from mmengine.config import Config
 from torch.nn.modules.batchnorm import _BatchNorm
 
-from fasternet_dense import (ARCH_SETTINGS, ConfigError, FasterNet, count_parameters,
-                             imagenet_head_parameters)
+from fasternet_dense import (
+    ARCH_SETTINGS, ConfigError, FasterNet, count_parameters, imagenet_head_parameters)
 
 from conftest import ROOT, config_path
 
@@ -396,7 +396,7 @@ def test_custom_imports_from_another_directory(tmp_path, scope):
     result = subprocess.run([sys.executable, str(script), str(config)], cwd=tmp_path,
                             capture_output=True, text=True, env=env, timeout=300)
     assert result.returncode == 0, result.stderr[-2000:]
-    assert result.stdout.strip().endswith('fasternet_dense.backbone FasterNet')
+    assert result.stdout.strip().endswith('fasternet_dense.models.backbones.fasternet FasterNet')
 
 
 def test_import_does_not_pull_mmdet_or_mmseg():
@@ -409,7 +409,8 @@ def test_import_does_not_pull_mmdet_or_mmseg():
 
 
 def test_every_config_and_the_readme_name_the_weights_of_the_variant_table():
-    from fasternet_dense.backbone import PRETRAINED, PRETRAINED_URL, pretrained_path
+    from fasternet_dense.models.backbones.fasternet import (
+        PRETRAINED, PRETRAINED_URL, pretrained_path)
     assert set(PRETRAINED) == set(ARCH_SETTINGS)
     for task, suffix in (('maskrcnn', 'coco'), ('semfpn', 'ade20k')):
         for arch in ARCH_SETTINGS:

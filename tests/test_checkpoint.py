@@ -8,7 +8,7 @@ import torch
 import torch.nn as nn
 
 from fasternet_dense import CheckpointMismatchError, FasterNet, UnsafeCheckpointError
-from fasternet_dense.checkpoint import load_pretrained_state_dict
+from fasternet_dense.models.backbones.fasternet import load_pretrained_state_dict
 
 from conftest import (OUT_NORM, ROOT, as_argv, error_line, loader_options, native_to_official,
                       run_tool)
@@ -235,7 +235,7 @@ def test_mmengine_checkpoint_resumes_with_safe_loading(tmp_path):
 
 @pytest.fixture(scope='module')
 def small_toy_ade(tmp_path_factory):
-    from fasternet_dense.toydata import make_toy_ade
+    from fasternet_dense.datasets.toydata import make_toy_ade
     root = tmp_path_factory.mktemp('toy_ade')
     make_toy_ade(str(root), num_train=8, num_val=8)
     return root
@@ -243,8 +243,8 @@ def small_toy_ade(tmp_path_factory):
 
 def _full_checkpoint(config, path, options=None):
     """A checkpoint holding every weight of ``config``'s model (random)."""
-    from fasternet_dense.inference import build_model
-    from fasternet_dense.runner import load_config
+    from fasternet_dense.apis.inference import build_model
+    from fasternet_dense.apis.config import load_config
     model = build_model(load_config(config, options))
     torch.save({'state_dict': model.state_dict(), 'meta': {}}, path)
     return path
@@ -284,7 +284,7 @@ def test_a_detector_checkpoint_for_a_segmentor_is_refused_unless_allowed(small_t
 
 def test_a_text_file_renamed_pth_is_not_a_checkpoint(tmp_path, capsys):
     from fasternet_dense import cli
-    from fasternet_dense.resume import checkpoint_problem
+    from fasternet_dense.engine.runner.checkpoints import checkpoint_problem
     path = tmp_path / 'weights.pth'
     path.write_text('epoch 12, mAP 0.41\n')
     assert checkpoint_problem(str(path)) == (

@@ -5,9 +5,10 @@ import os.path as osp
 import pytest
 from mmengine.config import Config
 
-from fasternet_dense import ConfigError, cli
-from fasternet_dense.preflight import check_model_config
-from fasternet_dense.toydata import make_toy_ade
+from fasternet_dense import ConfigError
+from fasternet_dense import cli
+from fasternet_dense.apis.checks import check_model_config
+from fasternet_dense.datasets.toydata import make_toy_ade
 
 from conftest import as_argv, config_path, loader_options, run_tool
 
@@ -181,7 +182,7 @@ def test_test_tool_checks_keys_too(tmp_path, capsys):
     'nonfinite_loss.max_skips=2',
 ])
 def test_keys_that_something_takes_are_allowed(option):
-    from fasternet_dense.runner import load_config
+    from fasternet_dense.apis.config import load_config
     load_config(SEG_CONFIG, {option.split('=')[0]: option.split('=')[1]})
 
 
@@ -190,7 +191,7 @@ def test_keys_are_followed_through_kwargs_to_the_class_that_takes_them():
     from mmengine.hooks import CheckpointHook
     from mmseg.datasets.transforms import LoadAnnotations
     from mmcv.transforms import RandomResize
-    from fasternet_dense.configkeys import accepted_keys
+    from fasternet_dense.apis.config_keys import accepted_keys
     # super(FCOSHead, self).__init__(**kwargs): AnchorFreeHead's arguments.
     assert {'strides', 'dcn_on_last_conv', 'num_classes'} <= accepted_keys(VFNetHead)
     assert 'scales' not in accepted_keys(VFNetHead)  # AnchorHead is skipped
@@ -201,7 +202,7 @@ def test_keys_are_followed_through_kwargs_to_the_class_that_takes_them():
 
 
 def test_every_project_config_has_only_keys_something_takes():
-    from fasternet_dense.configkeys import unknown_keys
+    from fasternet_dense.apis.config_keys import unknown_keys
     import glob
     files = sorted(glob.glob(config_path('*.py')))
     assert len(files) >= 28
@@ -232,16 +233,16 @@ STOCK_GOOD = [
 
 @pytest.mark.parametrize('name', STOCK_GOOD)
 def test_stock_configs_of_mmdet_and_mmseg_pass(name):
-    from fasternet_dense.configkeys import unknown_keys
-    from fasternet_dense.runner import resolve_config_path
+    from fasternet_dense.apis.config_keys import unknown_keys
+    from fasternet_dense.apis.config import resolve_config_path
     assert unknown_keys(Config.fromfile(resolve_config_path(name))) == []
 
 
 @pytest.mark.parametrize('name', sorted(STOCK_BROKEN))
 def test_stock_configs_with_a_key_no_builder_takes_are_found(name):
-    from fasternet_dense.configkeys import unknown_keys
-    from fasternet_dense.runner import resolve_config_path
-    from fasternet_dense.tasks import task_registries
+    from fasternet_dense.apis.config_keys import unknown_keys
+    from fasternet_dense.apis.config import resolve_config_path
+    from fasternet_dense.utils.tasks import task_registries
     key, part = STOCK_BROKEN[name]
     cfg = Config.fromfile(resolve_config_path(name))
     found = [u.path for u in unknown_keys(cfg)]

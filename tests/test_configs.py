@@ -12,12 +12,14 @@ import pytest
 from mmengine.config import Config
 
 from conftest import CONFIGS, ROOT, config_path, plain_config
-from fasternet_dense.backbone import FasterNet
-from fasternet_dense.nonfinite import NonFiniteLossHook
-from fasternet_dense.preemption import PreemptionHook
-from fasternet_dense.resume import CrashSafeRunner, StepSeedHook
-from fasternet_dense.unreadable import LoadImageFromFileOrSkip, UnreadableImageHook
-from fasternet_dense.runner import CONFIG_DIR, config_file, load_config, resolve_config_path
+from fasternet_dense.models.backbones.fasternet import FasterNet
+from fasternet_dense.engine.hooks.nonfinite_loss_hook import NonFiniteLossHook
+from fasternet_dense.engine.hooks.preemption_hook import PreemptionHook
+from fasternet_dense.engine.runner.crash_safe_runner import CrashSafeRunner
+from fasternet_dense.engine.hooks.step_seed_hook import StepSeedHook
+from fasternet_dense.datasets.transforms.loading import LoadImageFromFileOrSkip
+from fasternet_dense.engine.hooks.unreadable_image_hook import UnreadableImageHook
+from fasternet_dense.apis.config import CONFIG_DIR, config_file, load_config, resolve_config_path
 
 PROJECT_CONFIGS = sorted(n for n in os.listdir(CONFIGS) if n.endswith('.py'))
 
@@ -82,7 +84,7 @@ def test_the_package_carries_the_repository_configs():
 
 
 def test_an_unknown_config_name_is_one_clear_error():
-    from fasternet_dense.errors import ConfigError
+    from fasternet_dense.utils.errors import ConfigError
     with pytest.raises(ConfigError, match="no_such_config.*name of one of the package's"):
         load_config('no_such_config')
     with pytest.raises(ConfigError, match=r"mask_rcnn/no_such\.py not found.*mmdet::/mmseg::"):
@@ -119,7 +121,7 @@ default_hooks.checkpoint.update(interval=1)
 
 
 def _user_project(tmp_path):
-    from fasternet_dense.toydata import make_toy_coco
+    from fasternet_dense.datasets.toydata import make_toy_coco
     data = tmp_path / 'data'
     make_toy_coco(str(data), num_train=4, num_val=2)
     config = tmp_path / 'my_maskrcnn.py'

@@ -11,9 +11,11 @@ import pytest
 from mmengine.config import Config
 
 from fasternet_dense import ConfigError, DatasetError, MissingFileError
-from fasternet_dense.datacheck import check_coco, check_data, probe_image
-from fasternet_dense.preflight import annotation_file, check_datasets, data_folder, dataset_paths
-from fasternet_dense.toydata import TOY_ADE_CLASSES, TOY_COCO_CLASSES, make_toy_ade, make_toy_coco
+from fasternet_dense.datasets.datacheck import check_coco, check_data, probe_image
+from fasternet_dense.datasets.paths import (
+    annotation_file, check_datasets, data_folder, dataset_paths)
+from fasternet_dense.datasets.toydata import (
+    TOY_ADE_CLASSES, TOY_COCO_CLASSES, make_toy_ade, make_toy_coco)
 
 SIZE = 64
 

@@ -12,12 +12,12 @@ import torch.multiprocessing as torch_mp
 from mmengine.config import Config
 
 from fasternet_dense import DatasetError
-from fasternet_dense.datacheck import CheckCache, check_coco, check_seg_layout
-from fasternet_dense.datacheck import coco as coco_check
-from fasternet_dense.datacheck.coco import (_annotation_problem, _duplicates,
-                                            check_annotation_file, load_coco_json, probe_images)
-from fasternet_dense.toydata import make_toy_ade, make_toy_coco
-from fasternet_dense.toydata.fullsize import make_fullsize_ade, make_fullsize_coco
+from fasternet_dense.datasets.datacheck import CheckCache, check_coco, check_seg_layout
+from fasternet_dense.datasets.datacheck import coco as coco_check
+from fasternet_dense.datasets.datacheck.coco import (
+    _annotation_problem, _duplicates, check_annotation_file, load_coco_json, probe_images)
+from fasternet_dense.datasets.toydata import make_toy_ade, make_toy_coco
+from fasternet_dense.datasets.toydata.fullsize import make_fullsize_ade, make_fullsize_coco
 
 from test_datacheck import ade_cfg, coco_cfg, truncate
 
@@ -188,7 +188,7 @@ def test_segmentation_cache_reads_only_what_changed(tmp_path):
 def test_check_data_keeps_its_cache_in_the_work_dir(tmp_path, monkeypatch):
     root = str(tmp_path / 'ade')
     make_toy_ade(root, num_train=8, num_val=2, image_size=64, seed=0)
-    from fasternet_dense.datacheck import check as check_module
+    from fasternet_dense.datasets.datacheck import check as check_module
     logged = []
     monkeypatch.setattr(check_module, 'print_log', lambda msg, **kw: logged.append(msg))
     for _ in range(2):
@@ -211,7 +211,7 @@ def _rank_main(rank, world, port, cfg_dict, out_dir):
     """One rank: check_data_once, recording whether this rank ran the check."""
     import torch.distributed as dist
 
-    from fasternet_dense.datacheck import check as check_module
+    from fasternet_dense.datasets.datacheck import check as check_module
     os.environ.update(RANK=str(rank), WORLD_SIZE=str(world), LOCAL_RANK=str(rank),
                       MASTER_ADDR='127.0.0.1', MASTER_PORT=str(port))
     ran = []
@@ -254,7 +254,7 @@ def test_distributed_launch_checks_on_rank_0_and_shares_the_outcome(tmp_path):
 
 def test_skip_bad_relaunch_keeps_the_filtered_file_without_parsing_again(tmp_path,
                                                                          monkeypatch):
-    from fasternet_dense.datacheck import check_data
+    from fasternet_dense.datasets.datacheck import check_data
     coco = make_toy_coco(str(tmp_path / 'coco'), num_train=6, num_val=1, image_size=64)
     os.remove(osp.join(coco['train_img_dir'], f'{2:012d}.png'))
     check_data(coco_cfg(coco, tmp_path / 'work', skip_bad=True), ('train_dataloader', ))

@@ -6,7 +6,7 @@ import os.path as osp
 import cv2
 import pytest
 
-from fasternet_dense.demo import run_demo
+from fasternet_dense.cli.demo import run_demo
 
 from conftest import ROOT
 

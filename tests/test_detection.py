@@ -100,8 +100,8 @@ def test_missing_coco_is_one_clear_line_naming_the_path(tmp_path):
 
 
 def test_checkpoint_under_its_original_name_is_pointed_out(tmp_path):
-    from fasternet_dense.errors import MissingFileError
-    from fasternet_dense.preflight import check_pretrained
+    from fasternet_dense.utils.errors import MissingFileError
+    from fasternet_dense.apis.checks import check_pretrained
     original = tmp_path / 'fasternet_s-epoch=299-val_acc1=81.2840.pth'
     original.write_bytes(b'')
     cfg = Config.fromfile(config_path('maskrcnn_fasternet_s_coco.py'))

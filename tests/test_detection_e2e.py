@@ -7,8 +7,8 @@ import pytest
 import torch
 
 from fasternet_dense import cli
-from fasternet_dense.runner import build_runner, load_config
-from fasternet_dense.toydata import make_toy_coco
+from fasternet_dense.apis.config import build_runner, load_config
+from fasternet_dense.datasets.toydata import make_toy_coco
 
 from conftest import (as_argv, config_path, native_to_official,
                       run_distributed, run_tool, toy_coco_options)

@@ -5,11 +5,12 @@ import numpy as np
 import pytest
 import torch
 
-from fasternet_dense.errors import ConfigError
-from fasternet_dense.export import SegmentorForExport, export_onnx
-from fasternet_dense.inference import build_model
-from fasternet_dense.inference_cli import export_main
-from fasternet_dense.runner import load_config
+from fasternet_dense.utils.errors import ConfigError
+from fasternet_dense.deploy.wrappers import SegmentorForExport
+from fasternet_dense.deploy.export import export_onnx
+from fasternet_dense.apis.inference import build_model
+from fasternet_dense.cli.export import export_main
+from fasternet_dense.apis.config import load_config
 
 ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
 SEG_T0 = osp.join(ROOT, 'configs/semfpn_fasternet_t0_ade20k.py')

@@ -9,8 +9,8 @@ import torch
 from mmengine.config import Config
 
 from conftest import as_argv, config_path, loader_options, run_distributed
-from fasternet_dense.gpucheck import TOLERANCES, path_exactness
-from fasternet_dense.inference import build_model
+from fasternet_dense.benchmark.gpucheck import TOLERANCES, path_exactness
+from fasternet_dense.apis.inference import build_model
 
 pytestmark = [
     pytest.mark.gpu,
@@ -100,7 +100,7 @@ def test_amp_training_step_of_semantic_fpn_s_has_a_finite_loss():
 
 
 def test_one_distributed_training_iteration_with_nccl_through_torchrun(tmp_path):
-    from fasternet_dense.toydata import make_toy_ade
+    from fasternet_dense.datasets.toydata import make_toy_ade
     data = tmp_path / 'toy_ade'
     make_toy_ade(str(data))
     work_dir = tmp_path / 'dist'

@@ -8,9 +8,9 @@ import torch
 
 from conftest import tiny_runner
 from fasternet_dense import NonFiniteLossHook
-from fasternet_dense.errors import NonFiniteLossError
-from fasternet_dense.checkpoint import safe_torch_load
-from fasternet_dense.resume import checkpoint_problem, find_resumable_checkpoint
+from fasternet_dense.utils.errors import NonFiniteLossError
+from fasternet_dense.utils.checkpoint import safe_torch_load
+from fasternet_dense.engine.runner.checkpoints import checkpoint_problem, find_resumable_checkpoint
 
 
 def _runner(work_dir, bad_iters, max_iters=4, cfg_skips=None, hook_skips=None, hook=True):

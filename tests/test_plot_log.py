@@ -8,7 +8,8 @@ import sys
 import pytest
 
 from fasternet_dense import ConfigError, MissingFileError
-from fasternet_dense.logplot import default_keys, find_scalar_files, plot_scalars, read_scalars
+from fasternet_dense.cli.plot_log import (
+    default_keys, find_scalar_files, plot_scalars, read_scalars)
 
 from conftest import ROOT
 

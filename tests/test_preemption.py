@@ -14,9 +14,9 @@ from mmengine.hooks import Hook
 
 from conftest import tiny_runner
 from fasternet_dense import PreemptionHook, StepSeedHook
-from fasternet_dense.checkpoint import safe_torch_load
-from fasternet_dense.errors import TrainingStopped, run_tool
-from fasternet_dense.resume import checkpoint_problem, find_resumable_checkpoint
+from fasternet_dense.utils.checkpoint import safe_torch_load
+from fasternet_dense.utils.errors import TrainingStopped, run_tool
+from fasternet_dense.engine.runner.checkpoints import checkpoint_problem, find_resumable_checkpoint
 
 
 class SignalAt(Hook):

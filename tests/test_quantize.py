@@ -10,11 +10,11 @@ import torch
 
 from conftest import (as_argv, config_path, error_line, loader_options, run_tool,
                       toy_coco_options)
-from fasternet_dense.export import export_onnx, fp32_name
-from fasternet_dense.inference import build_model
-from fasternet_dense.quantize import calibration_images, cosine
-from fasternet_dense.runner import build_runner, load_config
-from fasternet_dense.toydata import make_toy_ade
+from fasternet_dense.deploy.export import export_onnx, fp32_name
+from fasternet_dense.apis.inference import build_model
+from fasternet_dense.deploy.quantize import calibration_images, cosine
+from fasternet_dense.apis.config import build_runner, load_config
+from fasternet_dense.datasets.toydata import make_toy_ade
 
 TOY_SEG = config_path('semfpn_fasternet_t0_toyade.py')
 TOY_RTMDET = config_path('rtmdet_fasternet_t0_toycoco.py')
@@ -117,7 +117,7 @@ def test_an_onnx_file_for_mask_rcnn_is_refused_in_one_line(tmp_path):
 
 @pytest.fixture(scope='module')
 def toy_coco(tmp_path_factory):
-    from fasternet_dense.toydata import make_toy_coco
+    from fasternet_dense.datasets.toydata import make_toy_coco
     root = tmp_path_factory.mktemp('toy_coco')
     make_toy_coco(str(root), num_train=16, num_val=8)
     return root
@@ -143,7 +143,7 @@ def test_rtmdet_onnx_with_nms_gives_the_detections_of_pytorch(toy_coco, tmp_path
     session = ort.InferenceSession(out, providers=['CPUExecutionProvider'])
     model = build_model(cfg, ckpt)
     from mmengine.registry import DefaultScope
-    from fasternet_dense.tasks import task_registries
+    from fasternet_dense.utils.tasks import task_registries
     with DefaultScope.overwrite_default_scope('mmdet'):
         dataset = task_registries('mmdet').DATASETS.build(cfg.test_dataloader.dataset)
     compared = 0

@@ -26,12 +26,13 @@ import numpy as np
 import pytest
 import torch
 
-from fasternet_dense import MissingFileError, cli, safe_torch_load
-from fasternet_dense.fileio import AtomicWriter, remove_stale_temp_files
-from fasternet_dense.logplot import find_scalar_files, plot_scalars, read_scalars
-from fasternet_dense.resume import (StepSeedHook, checkpoint_problem, find_resumable_checkpoint,
-                                    reseed)
-from fasternet_dense.toydata import make_toy_ade
+from fasternet_dense import MissingFileError, safe_torch_load
+from fasternet_dense import cli
+from fasternet_dense.utils.fileio import AtomicWriter, remove_stale_temp_files
+from fasternet_dense.cli.plot_log import find_scalar_files, plot_scalars, read_scalars
+from fasternet_dense.engine.hooks.step_seed_hook import StepSeedHook, reseed
+from fasternet_dense.engine.runner.checkpoints import checkpoint_problem, find_resumable_checkpoint
+from fasternet_dense.datasets.toydata import make_toy_ade
 
 from conftest import ROOT, config_path
 
@@ -66,7 +67,7 @@ print(ckpt_module.save_checkpoint.__module__, ckpt_module.find_latest_checkpoint
 
 def test_import_leaves_mmengine_functions_as_mmengine_defines_them():
     """Only the safe checkpoint loader's one module global (listed in
-    fasternet_dense/patches.py) differs after ``import fasternet_dense``."""
+    fasternet_dense/utils/patches.py) differs after ``import fasternet_dense``."""
     proc = subprocess.run([sys.executable, '-c', IMPORT_CHANGES], capture_output=True,
                           text=True, timeout=120)
     assert proc.returncode == 0, proc.stderr[-3000:]
@@ -76,7 +77,7 @@ def test_import_leaves_mmengine_functions_as_mmengine_defines_them():
 
 
 def test_patches_warn_once_when_versions_differ(monkeypatch):
-    from fasternet_dense import patches
+    from fasternet_dense.utils import patches
     monkeypatch.setattr(patches, '_applied', False)
     monkeypatch.setitem(patches.WRITTEN_FOR, 'mmengine', '0.9.1')
     with pytest.warns(UserWarning, match=r'written for other versions: mmengine 0\.10\.7 '
@@ -92,7 +93,7 @@ def test_http_checkpoints_are_downloaded_by_rank_zero_while_others_wait(rank, tm
                                                                         monkeypatch):
     import mmengine.dist
     import torch.hub
-    from fasternet_dense.checkpoint import load_http
+    from fasternet_dense.utils.checkpoint import load_http
     events = []
     url = 'https://example.org/weights/fasternet_t0.pth?x=1'
     cached = tmp_path / 'fasternet_t0.pth'
@@ -162,8 +163,9 @@ def test_a_failed_checkpoint_write_stops_with_one_line_and_keeps_the_last_one(
     import shutil
     from collections import namedtuple
     from mmengine.fileio.backends.local_backend import LocalBackend
-    from fasternet_dense.errors import CheckpointWriteError
-    from fasternet_dense.resume import checkpoint_problem, find_resumable_checkpoint
+    from fasternet_dense.utils.errors import CheckpointWriteError
+    from fasternet_dense.engine.runner.checkpoints import (
+        checkpoint_problem, find_resumable_checkpoint)
     namespace = {}
     exec(TINY_RUNNER, namespace)
     work = tmp_path / 'work'
@@ -226,8 +228,9 @@ def small_filesystem(tmp_path):
 def test_a_full_small_filesystem_stops_the_save_with_one_line(small_filesystem):
     """A real full disk: the second 1 MB checkpoint does not fit beside the
     first on a 1.6 MB file system."""
-    from fasternet_dense.errors import CheckpointWriteError
-    from fasternet_dense.resume import checkpoint_problem, find_resumable_checkpoint
+    from fasternet_dense.utils.errors import CheckpointWriteError
+    from fasternet_dense.engine.runner.checkpoints import (
+        checkpoint_problem, find_resumable_checkpoint)
     namespace = {}
     exec(TINY_RUNNER, namespace)
     work = small_filesystem / 'work'
@@ -398,7 +401,7 @@ def test_the_resume_check_of_a_copied_work_dir_settles_on_its_own_file(tmp_path)
     os.remove(copy / 'iter_4.pth')
     from mmengine.config import Config
     cfg = Config(dict(resume=True, load_from=None, work_dir=str(copy)))
-    from fasternet_dense.preflight import check_resume
+    from fasternet_dense.apis.checks import check_resume
     check_resume(cfg)
     assert cfg.load_from == str(copy / 'iter_2.pth')
 

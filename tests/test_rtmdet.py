@@ -14,12 +14,14 @@ from torch.nn.modules.batchnorm import _BatchNorm
 
 from conftest import CONFIGS, config_path, plain_config
 from fasternet_dense import FasterNet, count_parameters
-from fasternet_dense.inference import build_model, deploy_model, fuse_model
-from fasternet_dense.nonfinite import NonFiniteLossHook
-from fasternet_dense.preemption import PreemptionHook
-from fasternet_dense.resume import CrashSafeRunner, StepSeedHook
-from fasternet_dense.runner import replace_type, resolve_config_path
-from fasternet_dense.unreadable import LoadImageFromFileOrSkip, UnreadableImageHook
+from fasternet_dense.apis.inference import build_model, deploy_model, fuse_model
+from fasternet_dense.engine.hooks.nonfinite_loss_hook import NonFiniteLossHook
+from fasternet_dense.engine.hooks.preemption_hook import PreemptionHook
+from fasternet_dense.engine.runner.crash_safe_runner import CrashSafeRunner
+from fasternet_dense.engine.hooks.step_seed_hook import StepSeedHook
+from fasternet_dense.apis.config import replace_type, resolve_config_path
+from fasternet_dense.datasets.transforms.loading import LoadImageFromFileOrSkip
+from fasternet_dense.engine.hooks.unreadable_image_hook import UnreadableImageHook
 
 RTMDET_CONFIGS = sorted(osp.basename(p) for p in glob.glob(osp.join(CONFIGS, 'rtmdet_*.py')))
 # Each FasterNet variant, the RTMDet size it is paired with and the channels

@@ -11,9 +11,9 @@ import torch
 from mmengine.config import Config
 
 from fasternet_dense import FasterNet
-from fasternet_dense.resume import checkpoint_problem
-from fasternet_dense.runner import build_runner, load_config
-from fasternet_dense.toydata import make_toy_ade
+from fasternet_dense.engine.runner.checkpoints import checkpoint_problem
+from fasternet_dense.apis.config import build_runner, load_config
+from fasternet_dense.datasets.toydata import make_toy_ade
 
 from conftest import (ROOT, as_argv, config_path, assert_names_the_s_imagenet_download, error_line,
                       loader_options, run_distributed, run_tool)

@@ -12,16 +12,17 @@ import torch
 from mmengine.config import Config
 
 from fasternet_dense import FasterNet, count_parameters
-from fasternet_dense.backbone import reference_forward
-from fasternet_dense.batches import make_test_batches
-from fasternet_dense.benchmark import benchmark
-from fasternet_dense.complexity import backbone_flops, complexity, count_flops
-from fasternet_dense.errors import ConfigError
-from fasternet_dense.formatting import format_benchmark
-from fasternet_dense.inference import build_model
-from fasternet_dense.inference_cli import benchmark_main, flops_main
-from fasternet_dense.runner import load_config
-from fasternet_dense.timing import summarize
+from fasternet_dense.models.backbones.fasternet import reference_forward
+from fasternet_dense.benchmark.batches import make_test_batches
+from fasternet_dense.benchmark.benchmark import benchmark
+from fasternet_dense.benchmark.complexity import backbone_flops, complexity, count_flops
+from fasternet_dense.utils.errors import ConfigError
+from fasternet_dense.benchmark.formatting import format_benchmark
+from fasternet_dense.apis.inference import build_model
+from fasternet_dense.cli.benchmark import benchmark_main
+from fasternet_dense.cli.flops import flops_main
+from fasternet_dense.apis.config import load_config
+from fasternet_dense.benchmark.timing import summarize
 
 ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
 SEG_T0 = osp.join(ROOT, 'configs/semfpn_fasternet_t0_ade20k.py')

@@ -8,18 +8,18 @@ import torch
 import torch.nn as nn
 
 from conftest import run_tool
-from fasternet_dense.complexity import backbone_flops, count_flops
-from fasternet_dense.errors import ConfigError
-from fasternet_dense.inference import build_model, deploy_model, fix_candidates
-from fasternet_dense.inference_cli import benchmark_main
-from fasternet_dense.paper import OPERATOR_MAPS, TABLE1, TABLE3, TABLE4
-from fasternet_dense.peers import FASTERNET, PEERS, UNAVAILABLE, build_peer
-from fasternet_dense.runner import load_config
-from fasternet_dense.suite_bench import paper_column, prepare_row, run_suite
-from fasternet_dense.suites import (FIXED_INPUT, LIGHT_BACKBONES, MODEL_SUITES, REALTIME_CAPS,
-                                   REALTIME_MODELS, SUITES, StackedOperator, dense_config,
-                                   feature_layout, light_backbone_cfg, row, suite_rows)
-from fasternet_dense.timing import time_interleaved
+from fasternet_dense.benchmark.complexity import backbone_flops, count_flops
+from fasternet_dense.utils.errors import ConfigError
+from fasternet_dense.apis.inference import build_model, deploy_model, fix_candidates
+from fasternet_dense.cli.benchmark import benchmark_main
+from fasternet_dense.benchmark.paper import OPERATOR_MAPS, TABLE1, TABLE3, TABLE4
+from fasternet_dense.benchmark.peers import FASTERNET, PEERS, UNAVAILABLE, build_peer
+from fasternet_dense.apis.config import load_config
+from fasternet_dense.benchmark.suite_runner import paper_column, prepare_row, run_suite
+from fasternet_dense.benchmark.suites import (
+    FIXED_INPUT, LIGHT_BACKBONES, MODEL_SUITES, REALTIME_CAPS, REALTIME_MODELS, SUITES,
+    StackedOperator, dense_config, feature_layout, light_backbone_cfg, row, suite_rows)
+from fasternet_dense.benchmark.timing import time_interleaved
 
 PVT_SMALL = dict(type='mmdet.PyramidVisionTransformer', num_layers=[1, 1, 1, 1])
 RETINANET = 'mmdet::retinanet/retinanet_r50_fpn_1x_coco.py'
@@ -140,7 +140,7 @@ def test_rounds_run_every_network_once_in_order(monkeypatch):
     calls = []
     steps = [lambda i, k=k: calls.append((i, k)) for k in range(3)]
     clock = iter(range(1000))
-    monkeypatch.setattr('fasternet_dense.timing.time.perf_counter', lambda: next(clock))
+    monkeypatch.setattr('fasternet_dense.benchmark.timing.time.perf_counter', lambda: next(clock))
     times = time_interleaved(steps, iters=4, warmup=2)
     assert calls == ([(i, k) for i in range(2) for k in range(3)] +  # warm-up rounds
                      [(i, k) for i in range(4) for k in range(3)])
@@ -173,7 +173,7 @@ def test_medians_and_pair_ratios_from_a_fake_timer(monkeypatch):
                     out[k].append(d * 1000.0)
         return out
 
-    monkeypatch.setattr('fasternet_dense.suite_bench.time_interleaved', fake_timer)
+    monkeypatch.setattr('fasternet_dense.benchmark.suite_runner.time_interleaved', fake_timer)
     result = run_suite('fake', _fake_rows(), iters=4, warmup=1)
     by = {r['label']: r for r in result['rows']}
     assert [by[k]['median_ms'] for k in ('Fast', 'Twice', 'Four')] == [1000.0, 2000.0, 4000.0]
@@ -303,7 +303,7 @@ def test_score_thresholds_are_zeroed_and_said():
 def test_a_random_detector_processes_the_same_candidates_whatever_its_weights():
     """With the thresholds at 0 every image yields max_per_img boxes, for
     any draw of random weights; with mmdet's 0.05 the count depends on it."""
-    from fasternet_dense.batches import make_test_batches
+    from fasternet_dense.benchmark.batches import make_test_batches
     counts = {}
     for fixed in (False, True):
         for seed in (0, 1, 2):
@@ -347,7 +347,7 @@ def test_suite_command_writes_table_json_and_picture(tmp_path):
 def test_a_stopped_suite_run_keeps_the_rounds_it_timed(tmp_path, monkeypatch):
     """--json is rewritten after every round: a run killed in round 3
     leaves a readable file with the two rounds before it."""
-    import fasternet_dense.suite_bench as suite_bench
+    import fasternet_dense.benchmark.suite_runner as suite_bench
     real = suite_bench.time_interleaved
 
     def killed_in_round_three(steps, iters, warmup, sync, on_round):

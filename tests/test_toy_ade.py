@@ -7,7 +7,7 @@ import cv2
 import numpy as np
 import pytest
 
-from fasternet_dense.toydata.ade import TOY_ADE_CLASSES, make_toy_ade
+from fasternet_dense.datasets.toydata.ade import TOY_ADE_CLASSES, make_toy_ade
 
 K = len(TOY_ADE_CLASSES)
 SIZE = 96

@@ -10,7 +10,7 @@ import pytest
 from pycocotools import mask as mask_utils
 from pycocotools.coco import COCO
 
-from fasternet_dense.toydata.coco import TOY_COCO_CLASSES, _render_sample, make_toy_coco
+from fasternet_dense.datasets.toydata.coco import TOY_COCO_CLASSES, _render_sample, make_toy_coco
 
 SIZE = 96
 ARGS = dict(num_train=12, num_val=4, image_size=SIZE, seed=0)

@@ -17,10 +17,11 @@ from PIL import Image
 
 from conftest import as_argv, loader_options, run_tool
 from fasternet_dense import CrashSafeRunner, UnreadableImagesError
-from fasternet_dense.resume import find_resumable_checkpoint, intact_last_checkpoint
-from fasternet_dense.unreadable import (LIST_NAME, LoadImageFromFileOrSkip, UnreadableImageHook,
-                                        record_path)
-from fasternet_dense.toydata import make_toy_ade
+from fasternet_dense.engine.runner.checkpoints import (
+    find_resumable_checkpoint, intact_last_checkpoint)
+from fasternet_dense.engine.hooks.unreadable_image_hook import LIST_NAME, UnreadableImageHook
+from fasternet_dense.datasets.transforms.loading import LoadImageFromFileOrSkip, record_path
+from fasternet_dense.datasets.toydata import make_toy_ade
 
 
 def write_image(path, seed=0, size=(24, 32)):

@@ -9,15 +9,15 @@ import pytest
 
 from conftest import ROOT, error_line, loader_options, as_argv
 from fasternet_dense import cli
-from fasternet_dense.errors import WorkDirInUseError
-from fasternet_dense.toydata import make_toy_ade
-from fasternet_dense.workdir import LOCK_FILE, WorkDirLock
+from fasternet_dense.utils.errors import WorkDirInUseError
+from fasternet_dense.datasets.toydata import make_toy_ade
+from fasternet_dense.engine.runner.work_dir_lock import LOCK_FILE, WorkDirLock
 
 SEG_CONFIG = os.path.join(ROOT, 'configs', 'semfpn_fasternet_t0_toyade.py')
 
 HOLD = """
 import sys, time
-from fasternet_dense.workdir import WorkDirLock
+from fasternet_dense.engine.runner.work_dir_lock import WorkDirLock
 lock = WorkDirLock(sys.argv[1])
 lock.acquire()
 print('held', flush=True)

@@ -9,9 +9,9 @@ import argparse
 import sys
 
 import _quiet_imports  # noqa: F401  (first: filters warnings raised while importing)
-from fasternet_dense.datacheck.bench import format_report, run_bench, write_report
-from fasternet_dense.toydata.fullsize import (ADE_TRAIN_SAMPLES, COCO_TRAIN_ANNOTATIONS,
-                                              COCO_TRAIN_IMAGES)
+from fasternet_dense.benchmark.datacheck_bench import format_report, run_bench, write_report
+from fasternet_dense.datasets.toydata.fullsize import (
+    ADE_TRAIN_SAMPLES, COCO_TRAIN_ANNOTATIONS, COCO_TRAIN_IMAGES)
 
 
 def main() -> int:

@@ -10,7 +10,7 @@ import json
 import sys
 
 import _quiet_imports  # noqa: F401  (first: filters warnings raised while importing)
-from fasternet_dense.demo import DEMOS, MAIN_TASKS, run_demo
+from fasternet_dense.cli.demo import DEMOS, MAIN_TASKS, run_demo
 
 
 def main() -> int:

@@ -6,7 +6,7 @@ checks the file with onnxruntime; see --help.
 import sys
 
 import _quiet_imports  # noqa: F401  (first: filters warnings raised while importing)
-from fasternet_dense.inference_cli import export_main
+from fasternet_dense.cli.export import export_main
 
 if __name__ == '__main__':
     sys.exit(export_main())

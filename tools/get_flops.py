@@ -2,7 +2,7 @@
 import sys
 
 import _quiet_imports  # noqa: F401  (first: filters warnings raised while importing)
-from fasternet_dense.inference_cli import flops_main
+from fasternet_dense.cli.flops import flops_main
 
 if __name__ == '__main__':
     sys.exit(flops_main())

@@ -7,7 +7,7 @@ import argparse
 import sys
 
 import _quiet_imports  # noqa: F401  (first: filters warnings raised while importing)
-from fasternet_dense.toydata import make_toy_ade, make_toy_coco
+from fasternet_dense.datasets.toydata import make_toy_ade, make_toy_coco
 
 DEFAULT_OUT = {'coco': 'data/toy_coco', 'ade': 'data/toy_ade'}
 

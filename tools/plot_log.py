@@ -4,7 +4,7 @@ python tools/plot_log.py WORK_DIR_OR_SCALARS_JSON [--keys loss coco/bbox_mAP ...
 import sys
 
 import _quiet_imports  # noqa: F401  (first: filters warnings raised while importing)
-from fasternet_dense.logplot import plot_log_main
+from fasternet_dense.cli.plot_log import plot_log_main
 
 if __name__ == '__main__':
     sys.exit(plot_log_main())

@@ -11,10 +11,9 @@
 # unreadable_images.max_skips=N). A config inherits this beside its base,
 # adds `fault_hooks` to its `custom_hooks` and puts `skipping_loader` first
 # in its training pipelines; evaluation pipelines read every image.
-from fasternet_dense.nonfinite import NonFiniteLossHook
-from fasternet_dense.preemption import PreemptionHook
-from fasternet_dense.resume import CrashSafeRunner, StepSeedHook
-from fasternet_dense.unreadable import LoadImageFromFileOrSkip, UnreadableImageHook
+from fasternet_dense.datasets import LoadImageFromFileOrSkip
+from fasternet_dense.engine import (CrashSafeRunner, NonFiniteLossHook, PreemptionHook,
+                                    StepSeedHook, UnreadableImageHook)
 
 runner_type = CrashSafeRunner
 fault_hooks = [

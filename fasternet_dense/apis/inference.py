@@ -1,0 +1,159 @@
+"""Models built and prepared for inference, shared by the benchmark, the FLOP
+count and the ONNX export.
+
+Models are built from the config without running ``init_weights``, so no
+pretrained file is needed; a checkpoint is loaded only when one is given.
+The inference options are batch-norm folding (``fuse``), channels-last
+memory and autocast (``amp``); :func:`reference_copy` gives the unfused
+model on FasterNet's split/concatenate path that outputs are compared with.
+"""
+import copy
+import os.path as osp
+from contextlib import nullcontext
+from typing import List, Optional, Sequence, Tuple
+
+import torch
+import torch.nn as nn
+from mmengine.config import Config
+from mmengine.model import revert_sync_batchnorm
+from mmengine.registry import DefaultScope
+
+from ..models.backbones.fasternet import FasterNet
+from ..models.utils.fusion import fuse_conv_bn
+from ..utils.errors import ConfigError, MissingFileError
+from ..utils.tasks import task_of, task_registries
+
+AMP_DTYPES = {'fp16': torch.float16, 'bf16': torch.bfloat16}
+
+
+# Methods by which a model re-parameterises itself for deployment (mmpretrain, timm).
+DEPLOY_METHODS = ('switch_to_deploy', 'reparameterize')
+
+
+def check_shape(shape: Optional[Sequence[int]], minimum: int = 32) -> Optional[Tuple[int, int]]:
+    """Validate an ``(H, W)`` pair; ``None`` passes through."""
+    if shape is None:
+        return None
+    shape = tuple(shape)
+    if len(shape) != 2 or not all(isinstance(s, int) and s >= minimum for s in shape):
+        raise ConfigError(f'--shape takes two integers H W, each >= {minimum}; got '
+                          f'{" ".join(map(str, shape))}.')
+    return shape
+
+
+def build_model(cfg: Config, checkpoint: Optional[str] = None, device: str = 'cpu',
+                seed: int = 0) -> nn.Module:
+    """Build ``cfg.model`` in eval mode on ``device``.
+
+    ``init_weights`` is not called, so backbones keep their seeded random
+    initial weights and never look for their pretrained file; ``checkpoint``,
+    when given, is loaded into the whole model. Synchronised batch norms
+    (RTMDet's ``SyncBN``) become plain ones, as mmengine's runner does
+    outside distributed runs.
+    """
+    scope = task_of(cfg)
+    registry = task_registries(scope).MODELS
+    torch.manual_seed(seed)
+    with DefaultScope.overwrite_default_scope(scope):
+        model = registry.build(copy.deepcopy(cfg.model))
+    model = revert_sync_batchnorm(model)
+    if checkpoint is not None:
+        if not osp.isfile(checkpoint):
+            raise MissingFileError(f'Checkpoint {checkpoint} not found.')
+        from mmengine.runner import load_checkpoint
+        load_checkpoint(model, checkpoint, map_location='cpu', logger='current')
+    model.to(device).eval()
+    return model
+
+
+def fix_candidates(cfg: Config, keep: Sequence[str] = ()) -> List[str]:
+    """Make a detector's post-processing load independent of its weights.
+
+    Random weights put every score under a detector's ``score_thr`` (or some
+    over it, depending on the draw), which changes how many boxes reach NMS
+    and the mask head. Every ``score_thr`` in ``cfg.model``'s test settings is
+    set to 0, so each stage processes the config's own caps (``nms_pre``,
+    ``max_per_img``), in place. ``keep``: dotted keys the user set (left as
+    they are). Returns one ``'key: old -> 0.0 (caps)'`` line per change.
+    """
+    changes = []
+
+    def visit(node, path):
+        if not isinstance(node, dict):
+            return
+        if ('test_cfg' in path and node.get('score_thr') not in (None, 0)
+                and f'{path}.score_thr' not in keep):
+            caps = ', '.join(f'{k} {node[k]}' for k in ('nms_pre', 'max_per_img') if k in node)
+            changes.append(f'{path}.score_thr: {node["score_thr"]} -> 0.0'
+                           + (f' ({caps})' if caps else ''))
+            node['score_thr'] = 0.0
+        for key, value in node.items():
+            visit(value, f'{path}.{key}')
+
+    visit(cfg.model, 'model')
+    return changes
+
+
+def fuse_model(module: nn.Module, deploy: bool = True) -> nn.Module:
+    """Fold batch norms into convolutions for inference, in place.
+
+    FasterNet uses its own :meth:`~fasternet_dense.FasterNet.fuse`, and a
+    module with its own re-parameterisation for deployment uses that
+    (mmpretrain's ``switch_to_deploy``, e.g. MobileOne and RepVGG; timm's
+    ``reparameterize``, e.g. RepGhostNet) unless ``deploy=False`` says
+    :func:`deploy_model` has already run; every remaining conv followed by a
+    batch norm (ResNet, neck or head ConvModules) is folded by
+    :func:`~fasternet_dense.models.utils.fusion.fuse_conv_bn`.
+    """
+    for sub in list(module.modules()):
+        if isinstance(sub, FasterNet):
+            sub.fuse()
+    if deploy:
+        deploy_model(module)
+    return fuse_conv_bn(module)
+
+
+def deploy_model(module: nn.Module) -> List[str]:
+    """Run the deployment re-parameterisation (:data:`DEPLOY_METHODS`) of
+    every module that has one, outermost first (a module's own call deploys
+    its children), in place. Returns ``'name.method'`` for each call."""
+    done, prefixes = [], []
+    for name, sub in list(module.named_modules()):
+        if any(name.startswith(prefix) for prefix in prefixes):
+            continue
+        method = next((m for m in DEPLOY_METHODS if callable(getattr(sub, m, None))), None)
+        if method is not None:
+            getattr(sub, method)()
+            prefixes.append(f'{name}.' if name else '')
+            done.append(f'{name}.{method}' if name else method)
+    return done
+
+
+def _channels_last_hook(module: nn.Module, args: tuple) -> tuple:
+    return (args[0].contiguous(memory_format=torch.channels_last), *args[1:])
+
+
+def prepare_model(model: nn.Module, fuse: bool = False, channels_last: bool = False) -> nn.Module:
+    """Apply the inference options to ``model`` (in place) and return it."""
+    model.eval()
+    if fuse:
+        fuse_model(model)
+    if channels_last:
+        model.to(memory_format=torch.channels_last)
+        backbone = getattr(model, 'backbone', model)
+        # The data preprocessor emits NCHW; the backbone converts its input.
+        backbone.register_forward_pre_hook(_channels_last_hook)
+    model.eval()  # some train() overrides (mmdet's ResNet) return None
+    return model
+
+
+def autocast(device: str, amp: Optional[str]):
+    """The autocast context of ``amp`` (``'fp16'``, ``'bf16'`` or ``None``
+    for plain fp32) on ``device``."""
+    if amp is None:
+        return nullcontext()
+    return torch.autocast(device_type=device.split(':')[0], dtype=AMP_DTYPES[amp])
+
+
+
+__all__ = ['AMP_DTYPES', 'DEPLOY_METHODS', 'check_shape', 'build_model', 'fix_candidates', 'fuse_model', 'deploy_model', 'prepare_model', 'autocast']

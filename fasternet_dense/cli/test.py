@@ -1,0 +1,108 @@
+"""``tools/test.py``: evaluate a checkpoint (or an exported ONNX file) with
+the config's test set and metrics."""
+import argparse
+import os
+import os.path as osp
+from typing import Optional, Sequence
+
+from mmengine.config import Config
+
+from ..apis.checks import check_checkpoint_file, check_checkpoint_fits, check_model_config
+from ..apis.config import CONFIG_HELP, build_runner, load_config
+from ..datasets.paths import check_datasets
+from ..deploy.onnx_model import onnx_model_cfg
+from ..utils.errors import ConfigError, run_tool
+from ..utils.tasks import task_of
+from .train import _common_args
+
+
+# ----------------------------------------------------------------------- test
+def test_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(description='Evaluate a checkpoint.')
+    parser.add_argument('config', help=CONFIG_HELP)
+    parser.add_argument('checkpoint', help='checkpoint file (this toolkit\'s, or an '
+                        'official mmdet 2.x FasterNet one), or a whole-segmentor ONNX file '
+                        '(fp32 or int8, from tools/export_onnx.py) to run in onnxruntime')
+    parser.add_argument('--show-dir', help='write pictures of the predictions here')
+    parser.add_argument('--out', help='detection: dump raw results to this .pkl file; '
+                        'segmentation: write predicted label maps into this folder')
+    parser.add_argument('--allow-partial-checkpoint', action='store_true',
+                        help='evaluate even when the checkpoint lacks weights of the neck or '
+                        'heads (they stay random)')
+    _common_args(parser)
+    return parser
+
+
+def _enable_visualization(cfg: Config, show_dir: str) -> None:
+    hook = cfg.default_hooks.get('visualization')
+    if hook is None:
+        raise ConfigError('--show-dir needs default_hooks.visualization in the config.')
+    hook['draw'] = True
+    if task_of(cfg) == 'mmdet':
+        hook['test_out_dir'] = osp.abspath(show_dir)
+    else:
+        cfg.visualizer['save_dir'] = osp.abspath(show_dir)
+        hook['interval'] = 1
+
+
+def prepare_test_config(args: argparse.Namespace) -> Config:
+    cfg = load_config(args.config, args.cfg_options, args.work_dir, args.launcher)
+    if not osp.isfile(args.checkpoint):
+        raise ConfigError(f'Checkpoint {args.checkpoint} not found; pass the .pth file '
+                          'written by tools/train.py (work_dirs/...), or an ONNX file from '
+                          'tools/export_onnx.py.')
+    onnx_file = args.checkpoint if args.checkpoint.endswith('.onnx') else None
+    # The exported network in onnxruntime, the config's model around it
+    # (refused for detectors before the data is looked at).
+    onnx_model = onnx_model_cfg(cfg, onnx_file) if onnx_file else None
+    cfg.load_from = None if onnx_file else args.checkpoint
+    cfg.resume = False
+    if args.show_dir:
+        _enable_visualization(cfg, args.show_dir)
+    if args.out:
+        if task_of(cfg) == 'mmdet':
+            if not args.out.endswith(('.pkl', '.pickle')):
+                raise ConfigError(f'--out {args.out} must end with .pkl for detection.')
+            evaluators = cfg.test_evaluator if isinstance(cfg.test_evaluator, list) else [
+                cfg.test_evaluator]
+            cfg.test_evaluator = [*evaluators, dict(type='DumpDetResults',
+                                                    out_file_path=args.out)]
+        else:
+            cfg.test_evaluator['output_dir'] = args.out
+            cfg.test_evaluator['keep_results'] = True
+    check_model_config(cfg)  # config errors first, then the files
+    if not onnx_file:
+        check_checkpoint_file(args.checkpoint, 'tools/test.py')
+    check_datasets(cfg, ('test_dataloader', ))
+    if onnx_model:
+        cfg.model = onnx_model
+        # The file holds the weights it was exported with (the averaged ones
+        # where the config keeps an EMA); no hook swaps weights in.
+        cfg.custom_hooks = [h for h in cfg.get('custom_hooks') or []
+                            if 'EMAHook' not in str(h.get('type'))]
+    return cfg
+
+
+def _test(argv: Optional[Sequence[str]]) -> None:
+    args = test_parser().parse_args(argv)
+    os.environ.setdefault('LOCAL_RANK', str(args.local_rank))
+    cfg = prepare_test_config(args)
+    runner = build_runner(cfg)
+    if cfg.get('load_from') and not args.allow_partial_checkpoint:
+        check_checkpoint_fits(getattr(runner.model, 'module', runner.model), cfg.load_from)
+    metrics = runner.test()
+    if runner.rank == 0:
+        print(format_metrics(metrics))
+
+
+def format_metrics(metrics: dict) -> str:
+    """A two-column table of the evaluator's scalar metrics."""
+    rows = [(k, f'{v:.4f}' if isinstance(v, float) else str(v)) for k, v in metrics.items()
+            if isinstance(v, (int, float, str))]
+    width = max((len(k) for k, _ in rows), default=0)
+    return '\n'.join(f'{k:<{width}}  {v}' for k, v in rows)
+
+
+def test_main(argv: Optional[Sequence[str]] = None) -> int:
+    return run_tool(_test, argv)
+

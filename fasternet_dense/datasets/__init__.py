@@ -1,0 +1,3 @@
+from .transforms import LoadImageFromFileOrSkip
+
+__all__ = ['LoadImageFromFileOrSkip']

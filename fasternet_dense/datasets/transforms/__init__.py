@@ -1,0 +1,3 @@
+from .loading import LoadImageFromFileOrSkip
+
+__all__ = ['LoadImageFromFileOrSkip']

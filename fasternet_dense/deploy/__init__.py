@@ -1,0 +1,3 @@
+from .onnx_model import OnnxDetector, OnnxSegmentor
+
+__all__ = ['OnnxDetector', 'OnnxSegmentor']
