@@ -138,3 +138,30 @@ def native_to_official(state_dict, with_out_norms=False):
             key = f'norm{2 * int(match.group(1))}.' + key[len(match.group(0)):]
         out[key] = value
     return out
+
+
+def fake_checkpoint(path, value=0.0, size=1000):
+    """A small checkpoint written whole, as a run's ``iter_N.pth`` is."""
+    import torch
+    from fasternet_dense.utils.fileio import AtomicWriter
+    state = {'w': torch.full((size, ), value)}
+    with AtomicWriter(str(path)) as f:
+        torch.save({'meta': {'iter': int(value)}, 'state_dict': state}, f)
+
+
+def write_image(path, seed=0, size=(24, 32)):
+    """A random RGB image file (the format from the suffix); returns its path."""
+    import numpy as np
+    from PIL import Image
+    pixels = np.random.default_rng(seed).integers(0, 255, (*size, 3), dtype=np.uint8)
+    Image.fromarray(pixels).save(path)
+    return str(path)
+
+
+def damage(path, how):
+    """Truncate an image file to half (``how='truncate'``) or overwrite it
+    with bytes that are no image."""
+    with open(path, 'rb') as f:
+        data = f.read()
+    with open(path, 'wb') as f:
+        f.write(data[:len(data) // 2] if how == 'truncate' else b'not an image at all' * 20)

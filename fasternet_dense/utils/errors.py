@@ -4,6 +4,7 @@ The tools print these as one line (``error: ...``) instead of a traceback
 (:func:`run_tool`). Each also derives from the builtin a caller would expect
 to catch.
 """
+import signal
 import sys
 from typing import Callable, Optional, Sequence
 
@@ -12,13 +13,21 @@ def run_tool(main: Callable[[Optional[Sequence[str]]], None],
              argv: Optional[Sequence[str]] = None) -> int:
     """Run a tool's ``main(argv)``: exit code 0, or 2 with the toolkit
     error's message as one ``error: ...`` line on stderr (a run stopped on a
-    signal: one ``stopped: ...`` line and the signal's exit code)."""
+    signal: one ``stopped: ...`` line from rank 0 and the signal's exit code;
+    with ``argv`` None, the process's own command line, later SIGTERMs are
+    then ignored while it exits)."""
     try:
         main(argv)
     except TrainingStopped as err:
         from mmengine.dist import is_main_process
         if is_main_process():  # every rank stops at the same iteration
             print(f'stopped: {err}', file=sys.stderr)
+        if argv is None:
+            # The process's own command line ends here. The checkpoint is
+            # written; a launcher's SIGTERM to the ranks still running
+            # (torchrun sends one when the first rank exits) is the same
+            # request and must not turn the exit code into a kill.
+            signal.signal(signal.SIGTERM, signal.SIG_IGN)
         return err.exit_code
     except FasterNetDenseError as err:
         print(f'error: {err}', file=sys.stderr)
