@@ -13,24 +13,23 @@ another package is mmengine's checkpoint loading through torch's safe
 ``weights_only`` loader (listed in :mod:`fasternet_dense.utils.patches`). It does
 not import mmdet or mmseg.
 """
-from .deploy import OnnxDetector, OnnxSegmentor
 from .datasets import LoadImageFromFileOrSkip
+from .deploy import OnnxDetector, OnnxSegmentor
 from .engine import (CrashSafeRunner, NonFiniteLossHook, PreemptionHook, StepSeedHook,
                      UnreadableImageHook)
-from .models import (ARCH_SETTINGS, FasterNet, FasterNetBlock, PartialConv, count_parameters,
+from .models import (ARCH_SETTINGS, FasterNet, FasterNetBlock, PartialConv,
                      imagenet_head_parameters, resolve_arch, to_native_layout)
+from .utils import patches
 from .utils.checkpoint import safe_torch_load
 from .utils.errors import (CheckpointMismatchError, CheckpointWriteError, ConfigError,
-                           DatasetError, FasterNetDenseError, MissingFileError,
-                           NonFiniteLossError, TrainingStopped, UnreadableImagesError,
-                           UnsafeCheckpointError)
-from .utils import patches
+                           DatasetError, FasterNetDenseError, MissingFileError, NonFiniteLossError,
+                           TrainingStopped, UnreadableImagesError, UnsafeCheckpointError)
 
 patches.apply()
 
 __version__ = '0.1.0'
 __all__ = [
-    'ARCH_SETTINGS', 'FasterNet', 'FasterNetBlock', 'PartialConv', 'count_parameters',
+    'ARCH_SETTINGS', 'FasterNet', 'FasterNetBlock', 'PartialConv',
     'imagenet_head_parameters', 'resolve_arch', 'CheckpointMismatchError',
     'UnsafeCheckpointError', 'CheckpointWriteError', 'NonFiniteLossError', 'TrainingStopped',
     'ConfigError',

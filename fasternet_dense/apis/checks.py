@@ -7,6 +7,7 @@ from typing import List, Optional, Tuple
 from mmengine.config import Config, ConfigDict
 
 from ..models.backbones.fasternet import PRETRAINED_URL
+from ..utils.config_utils import type_name
 from ..utils.errors import ConfigError, MissingFileError
 from ..utils.fileio import is_local
 
@@ -51,10 +52,6 @@ def check_pretrained(cfg: Config) -> None:
 _PER_OUTPUT_NECKS = ('FPN', 'PAFPN', 'NASFPN', 'FPN_CARAFE', 'ChannelMapper', 'MultiLevelNeck')
 
 
-def _type_name(type_) -> str:
-    if isinstance(type_, type):
-        return type_.__name__
-    return str(type_).split('.')[-1]
 
 
 def _cfg_list(values) -> str:
@@ -121,7 +118,7 @@ def check_model_config(cfg: Config) -> None:
     Other backbones are not checked."""
     model = cfg.get('model') or {}
     backbone = model.get('backbone') or {}
-    if _type_name(backbone.get('type')) != 'FasterNet':
+    if type_name(backbone.get('type')) != 'FasterNet':
         return
     name, outputs = fasternet_outputs(backbone)
     neck = model.get('neck')
@@ -129,7 +126,7 @@ def check_model_config(cfg: Config) -> None:
         neck = neck[0] if neck else None
     if neck:
         in_channels = neck.get('in_channels')
-        if _type_name(neck.get('type')) in _PER_OUTPUT_NECKS and isinstance(
+        if type_name(neck.get('type')) in _PER_OUTPUT_NECKS and isinstance(
                 in_channels, (list, tuple)):
             _check_inputs('model.neck.in_channels', in_channels, outputs, name)
         return

@@ -108,4 +108,5 @@ def build_runner(cfg: Config):
 
 
 
-__all__ = ['CONFIG_DIR', 'CONFIG_HELP', 'config_file', 'resolve_config_path', 'load_config', 'build_runner', 'replace_type']
+__all__ = ['CONFIG_DIR', 'CONFIG_HELP', 'config_file', 'resolve_config_path', 'load_config',
+           'build_runner', 'replace_type']

@@ -18,7 +18,6 @@ from mmengine.config import Config
 from mmengine.model import revert_sync_batchnorm
 from mmengine.registry import DefaultScope
 
-from ..models.backbones.fasternet import FasterNet
 from ..models.utils.fusion import fuse_conv_bn
 from ..utils.errors import ConfigError, MissingFileError
 from ..utils.tasks import task_of, task_registries
@@ -97,17 +96,14 @@ def fix_candidates(cfg: Config, keep: Sequence[str] = ()) -> List[str]:
 def fuse_model(module: nn.Module, deploy: bool = True) -> nn.Module:
     """Fold batch norms into convolutions for inference, in place.
 
-    FasterNet uses its own :meth:`~fasternet_dense.FasterNet.fuse`, and a
-    module with its own re-parameterisation for deployment uses that
-    (mmpretrain's ``switch_to_deploy``, e.g. MobileOne and RepVGG; timm's
-    ``reparameterize``, e.g. RepGhostNet) unless ``deploy=False`` says
-    :func:`deploy_model` has already run; every remaining conv followed by a
-    batch norm (ResNet, neck or head ConvModules) is folded by
+    A module with its own re-parameterisation for deployment uses that
+    (FasterNet's and mmpretrain's ``switch_to_deploy``, e.g. MobileOne and
+    RepVGG; timm's ``reparameterize``, e.g. RepGhostNet) unless
+    ``deploy=False`` says :func:`deploy_model` has already run; every
+    remaining conv followed by a batch norm (ResNet, neck or head
+    ConvModules) is folded by
     :func:`~fasternet_dense.models.utils.fusion.fuse_conv_bn`.
     """
-    for sub in list(module.modules()):
-        if isinstance(sub, FasterNet):
-            sub.fuse()
     if deploy:
         deploy_model(module)
     return fuse_conv_bn(module)
@@ -156,4 +152,5 @@ def autocast(device: str, amp: Optional[str]):
 
 
 
-__all__ = ['AMP_DTYPES', 'DEPLOY_METHODS', 'check_shape', 'build_model', 'fix_candidates', 'fuse_model', 'deploy_model', 'prepare_model', 'autocast']
+__all__ = ['AMP_DTYPES', 'DEPLOY_METHODS', 'check_shape', 'build_model', 'fix_candidates',
+           'fuse_model', 'deploy_model', 'prepare_model', 'autocast']

@@ -12,6 +12,7 @@ from mmengine.logging import MMLogger
 from mmengine.registry import DefaultScope
 
 from ..datasets.paths import data_folder, leaf_datasets
+from ..utils.config_utils import test_pipeline_steps
 from ..utils.tasks import task_of
 
 # Raw synthetic image of the whole-model benchmark: the detection test size
@@ -33,8 +34,8 @@ def find_test_images(cfg: Config, limit: int) -> Tuple[List[str], Optional[str]]
 
 def _test_pipeline(cfg: Config, from_array: bool) -> List[dict]:
     pipeline = []
-    for step in copy.deepcopy(cfg.test_dataloader.dataset.pipeline):
-        kind = step['type'].split('.')[-1] if isinstance(step['type'], str) else ''
+    for kind, step in test_pipeline_steps(cfg):
+        step = copy.deepcopy(step)
         if 'LoadAnnotations' in kind:
             continue  # timing needs no ground truth
         if kind == 'LoadImageFromFile' and from_array:

@@ -15,11 +15,11 @@ import torch.nn as nn
 from mmengine.config import Config
 from mmengine.logging import MMLogger
 
+from mmengine.analysis import parameter_count
 from ..apis.config import load_config
 from ..apis.inference import (AMP_DTYPES, autocast, build_model, check_shape, fix_candidates,
                               prepare_model)
 from ..deploy.compare import output_difference, same_layout
-from ..models.backbones.fasternet import count_parameters
 from ..utils.errors import ConfigError
 from ..utils.tasks import task_of
 from .batches import make_test_batches
@@ -153,14 +153,14 @@ class Benchmark:
                 # Same architecture: give B exactly A's weights.
                 model.load_state_dict(models[0].state_dict())
                 spec['weights'] = 'copied from A'
-            spec['params'] = count_parameters(model)
+            spec['params'] = parameter_count(model)['']
             models.append(model)
             cfgs.append(cfg)
         runs = []
         for spec, model in zip(self.specs, models):
             if self.backbone_only:
                 model = model.backbone
-                spec['params'] = count_parameters(model)
+                spec['params'] = parameter_count(model)['']
             runs.append(prepare_model(model, spec['fuse'], spec['channels_last']))
         return runs, cfgs
 

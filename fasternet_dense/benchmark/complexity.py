@@ -12,9 +12,10 @@ from typing import Dict, Optional, Sequence, Tuple
 import torch
 import torch.nn as nn
 
+from mmengine.analysis import parameter_count
 from ..apis.config import load_config
 from ..apis.inference import build_model, check_shape
-from ..models.backbones.fasternet import count_parameters, reference_forward
+from ..models.backbones.fasternet import reference_forward
 from ..utils.tasks import task_of
 
 # Network input of the FLOP counts: the paper counts Mask R-CNN at 1280x800,
@@ -131,8 +132,8 @@ def complexity(config: str, shape: Optional[Sequence[int]] = None,
         # (e.g. the upsampling in a decode head's forward) count at the top.
         parts['other'] = flops - sum(parts.values())
     return dict(config=config, task=scope, shape=shape,
-                params=count_parameters(model), flops=flops,
-                backbone_params=count_parameters(backbone),
+                params=parameter_count(model)[''], flops=flops,
+                backbone_params=parameter_count(backbone)[''],
                 backbone_flops=backbone_count,
                 by_module={k: v for k, v in parts.items() if v}, proposals=proposals)
 

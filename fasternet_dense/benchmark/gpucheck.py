@@ -25,10 +25,10 @@ import torch
 import torch.nn as nn
 from torch.nn.modules.batchnorm import _BatchNorm
 
+from mmengine.analysis import parameter_count
 from ..apis.inference import AMP_DTYPES, autocast
 from ..deploy.compare import output_difference
-from ..models.backbones.fasternet import (ARCH_SETTINGS, FasterNet, count_parameters,
-                                          use_fast_inference)
+from ..models.backbones.fasternet import (ARCH_SETTINGS, FasterNet, use_fast_inference)
 from ..utils.fileio import atomic_write_text
 from .timing import device_sync, machine_info, summarize, time_interleaved
 
@@ -133,7 +133,7 @@ def path_throughput(device: str = 'cuda', archs: Sequence[str] = ARCHS, batch_si
     base = torch.randn(batch_size, 3, *shape, generator=gen).to(device)
     rows = []
     for arch in archs:
-        fast = random_backbone(arch, seed).fuse().to(device)
+        fast = random_backbone(arch, seed).switch_to_deploy().to(device)
         models = {'fast': fast, 'reference': use_fast_inference(copy.deepcopy(fast), False)}
         for layout in layouts:
             memory = torch.channels_last if layout == 'channels_last' else torch.contiguous_format
@@ -145,7 +145,7 @@ def path_throughput(device: str = 'cuda', archs: Sequence[str] = ARCHS, batch_si
                 steps = [_timed_step(models[p], x, device, amp) for p in PATHS]
                 with tf32(allow_tf32), torch.inference_mode():
                     times = time_interleaved(steps, iters, warmup, sync)
-                row = dict(arch=arch, precision=name, layout=layout, params=count_parameters(fast))
+                row = dict(arch=arch, precision=name, layout=layout, params=parameter_count(fast)[''])
                 for path, t in zip(PATHS, times):
                     row[path] = dict(times_ms=t, **summarize(t, batch_size))
                 row['fast_speedup'] = row['reference']['median_ms'] / row['fast']['median_ms']

@@ -21,9 +21,9 @@ import torch
 import torch.nn as nn
 from mmengine.logging import MMLogger
 
+from mmengine.analysis import parameter_count
 from ..apis.inference import build_model, deploy_model, fix_candidates, fuse_model
 from ..deploy.compare import output_difference
-from ..models.backbones.fasternet import count_parameters
 from ..utils.errors import ConfigError
 from .batches import make_test_batches
 from .complexity import backbone_flops, model_flops
@@ -93,7 +93,7 @@ def prepare_row(spec: dict, fuse: bool = True, batch_size: int = 1) -> Dict[str,
         return _prepare_model(spec, fuse, batch_size)
     model = spec['build']()
     model.eval()
-    params = count_parameters(model)
+    params = parameter_count(model)['']
     deploy = ', '.join(deploy_model(model)) or None
     model.eval()
     x = torch.randn(1, *spec['shape'], generator=torch.Generator().manual_seed(0))
@@ -115,7 +115,7 @@ def _prepare_model(spec: dict, fuse: bool, batch_size: int) -> Dict[str, object]
     cfg = spec['build']()
     candidates = fix_candidates(cfg, keep=spec.get('cfg_keys', ()))
     model = build_model(cfg)
-    params = count_parameters(model)
+    params = parameter_count(model)['']
     deploy = ', '.join(deploy_model(model)) or None
     model.eval()
     shape = tuple(spec['shape']) or None

@@ -45,6 +45,7 @@ import torch
 import torch.nn as nn
 from mmengine.config import Config
 
+from ..utils.config_utils import test_pipeline_steps
 from ..utils.errors import ConfigError
 from .paper import OPERATOR_MAPS, OPERATORS, TABLE3, TABLE4, table1_row, table3_row, table4_row
 from .peers import FASTERNET, PEERS, UNAVAILABLE, build_backbone, build_peer, peer_backbone_cfg
@@ -153,8 +154,7 @@ def feature_layout(backbone_cfg: dict) -> Tuple[List[int], List[int]]:
 def set_test_scale(cfg: Config, shape: Tuple[int, int]) -> None:
     """Resize the test pipeline's images to fit ``shape`` (H, W), in place;
     a fixed-size ``Pad`` (RTMDet's) pads to ``shape`` as well."""
-    for step in cfg.test_dataloader.dataset.pipeline:
-        kind = str(step.get('type')).split('.')[-1]
+    for kind, step in test_pipeline_steps(cfg):
         if kind == 'Resize':
             step.update(scale=(shape[1], shape[0]), keep_ratio=True)
         elif kind == 'Pad' and step.get('size') is not None:
@@ -399,9 +399,8 @@ def load_suite_file(path: str, shape: Optional[Tuple[int, int]] = None) -> List[
         raise ConfigError(f'--suite {path}: no such suite or file; suites: '
                           f'{", ".join(SUITES)}, or a .py/.yaml file listing configs.')
     if path.endswith(('.yaml', '.yml')):
-        import yaml
-        with open(path) as f:
-            items = yaml.safe_load(f)
+        from mmengine.fileio import load
+        items = load(path)
     elif path.endswith('.py'):
         from mmengine.config import Config
         items = Config.fromfile(path).get('suite')

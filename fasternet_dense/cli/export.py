@@ -8,8 +8,8 @@ from mmengine.config import DictAction
 
 from ..apis.config import CONFIG_HELP
 from ..benchmark.formatting import format_export
-from ..deploy.export import BLOCK_PATHS, export_onnx
-from ..deploy.quantize import ACTIVATION_TYPES, CALIBRATION_METHODS
+from ..deploy.export import BLOCK_PATHS, ExportOptions, export_onnx
+from ..deploy.quantize import ACTIVATION_TYPES, CALIBRATION_METHODS, QuantizeOptions
 from ..utils.errors import run_tool
 
 
@@ -52,13 +52,14 @@ def export_parser() -> argparse.ArgumentParser:
 
 def _export(argv: Optional[Sequence[str]]) -> None:
     args = export_parser().parse_args(argv)
-    result = export_onnx(args.config, args.out, checkpoint=args.checkpoint, shape=args.shape,
-                         backbone_only=args.backbone_only, cfg_options=args.cfg_options,
-                         raw_input=not args.normalized_input, dynamic=args.dynamic,
-                         block_path=args.block_path, opset=args.opset,
-                         verify=not args.no_verify, int8=args.int8, calib=args.calib,
-                         calib_method=args.calib_method, per_channel=not args.per_tensor,
-                         activations=args.activations, exclude=args.exclude)
+    quantize = QuantizeOptions(
+        calib=args.calib, calib_method=args.calib_method, per_channel=not args.per_tensor,
+        activations=args.activations, exclude=args.exclude) if args.int8 else None
+    options = ExportOptions(
+        shape=args.shape, backbone_only=args.backbone_only, raw_input=not args.normalized_input,
+        dynamic=args.dynamic, block_path=args.block_path, opset=args.opset,
+        verify=not args.no_verify, int8=quantize)
+    result = export_onnx(args.config, args.out, args.checkpoint, options, args.cfg_options)
     print(format_export(result))
 
 

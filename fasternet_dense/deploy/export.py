@@ -19,6 +19,7 @@ align, mask pasting) is left to mmdeploy; its backbone exports.
 import os.path as osp
 import tempfile
 from collections import Counter
+from dataclasses import dataclass
 from typing import Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
@@ -29,10 +30,12 @@ from mmengine.logging import MMLogger
 from ..apis.config import load_config
 from ..apis.inference import build_model, check_shape, fuse_model
 from ..models.backbones.fasternet import use_fast_inference
+from ..utils.config_utils import test_pipeline_steps
 from ..utils.errors import ConfigError
 from ..utils.tasks import task_of
 from .compare import output_difference, reference_copy
 from .onnx_model import INPUT_KEY, NORMALIZED_INPUT, RAW_INPUT
+from .quantize import QuantizeOptions
 from .wrappers import DetectorForExport, SegmentorForExport
 
 # Static input of the export when no shape is given: the padded detection
@@ -118,31 +121,44 @@ def fp32_name(out: str) -> str:
     return stem + '.fp32.onnx'
 
 
-def export_onnx(config: str, out: str, checkpoint: Optional[str] = None,
-                shape: Optional[Sequence[int]] = None, backbone_only: bool = False,
-                cfg_options: Optional[dict] = None, raw_input: bool = True,
-                dynamic: bool = False, block_path: str = 'conv', opset: int = 17,
-                verify: bool = True, seed: int = 0, int8: bool = False, calib: int = 8,
-                calib_method: str = 'minmax', per_channel: bool = True,
-                activations: str = 'uint8',
-                exclude: Sequence[str] = ()) -> Dict[str, object]:
-    """Export ``config``'s backbone or whole segmentor to ``out`` (ONNX).
+@dataclass
+class ExportOptions:
+    """How :func:`export_onnx` exports a config's model.
 
     Args:
-        shape: ``(H, W)`` of the traced input; default 800x1344 (detection)
-            or 512x512 (segmentation).
+        shape: ``(H, W)`` of the traced input; default 800x1344 (detection,
+            or the size a fixed ``Pad`` of the test pipeline pads to) or
+            512x512 (segmentation).
         backbone_only: export ``model.backbone`` (outputs ``feat0``...).
-        raw_input: segmentor input is a 0-255 RGB image (else normalized).
+        raw_input: the graph takes a 0-255 RGB image (else a normalized one).
         dynamic: make batch, height and width dynamic axes.
         block_path: FasterNet block graph, ``'conv'`` or ``'matmul'`` (see
             the module docstring).
+        opset: ONNX opset.
         verify: run the file with onnxruntime on a random input and compare
             with PyTorch.
-        int8: also quantise (:func:`~fasternet_dense.deploy.quantize.quantize_onnx`):
-            ``out`` is then the int8 model and the fp32 one is kept as
-            :func:`fp32_name`; ``calib`` images of the config's own data
-            calibrate it (``calib_method``, ``per_channel``, ``activations``,
-            ``exclude`` as there).
+        seed: of the random weights (without a checkpoint) and inputs.
+        int8: also quantise with these settings
+            (:class:`~fasternet_dense.deploy.quantize.QuantizeOptions`): the
+            output is then the int8 model and the fp32 one is kept as
+            :func:`fp32_name`.
+    """
+    shape: Optional[Sequence[int]] = None
+    backbone_only: bool = False
+    raw_input: bool = True
+    dynamic: bool = False
+    block_path: str = 'conv'
+    opset: int = 17
+    verify: bool = True
+    seed: int = 0
+    int8: Optional[QuantizeOptions] = None
+
+
+def export_onnx(config: str, out: str, checkpoint: Optional[str] = None,
+                options: Optional[ExportOptions] = None,
+                cfg_options: Optional[dict] = None) -> Dict[str, object]:
+    """Export ``config``'s backbone, whole segmentor or whole one-stage
+    detector to ``out`` (ONNX), as ``options`` say (:class:`ExportOptions`).
 
     Returns:
         ``dict(out, onnx_bytes, weight_bytes, size_ratio, inputs, outputs,
@@ -155,6 +171,9 @@ def export_onnx(config: str, out: str, checkpoint: Optional[str] = None,
         relative difference of the two files' outputs on the first
         calibration input).
     """
+    o = options or ExportOptions()
+    shape, backbone_only, raw_input, dynamic = o.shape, o.backbone_only, o.raw_input, o.dynamic
+    block_path, seed = o.block_path, o.seed
     logger = MMLogger.get_current_instance()
     cfg = load_config(config, cfg_options)
     scope = task_of(cfg)
@@ -163,9 +182,8 @@ def export_onnx(config: str, out: str, checkpoint: Optional[str] = None,
         EXPORT_SHAPES[scope]
     if block_path not in BLOCK_PATHS:
         raise ConfigError(f'--block-path takes {" or ".join(BLOCK_PATHS)}; got {block_path}.')
-    if int8:
-        from .quantize import check_options
-        check_options(calib, calib_method, activations)
+    if o.int8 is not None:
+        o.int8.check()
     check_writable(out)
     if whole_detector and not raw_input:
         raise ConfigError('A whole detector takes a 0-255 RGB image; leave out '
@@ -193,10 +211,10 @@ def export_onnx(config: str, out: str, checkpoint: Optional[str] = None,
         axes = {'image': {0: 'batch', 2: 'height', 3: 'width'}}
         axes.update({n: {0: 'batch', 2: f'{n}_height', 3: f'{n}_width'} for n in names})
 
-    final_out, out = out, (fp32_name(out) if int8 else out)
+    final_out, out = out, (fp32_name(out) if o.int8 is not None else out)
     with torch.no_grad():
         torch.onnx.export(module, (x, ), out, dynamo=False, input_names=['image'],
-                          output_names=names, opset_version=opset, dynamic_axes=axes,
+                          output_names=names, opset_version=o.opset, dynamic_axes=axes,
                           do_constant_folding=True)
     input_kind = RAW_INPUT if raw_input and not backbone_only else NORMALIZED_INPUT
     graph = set_metadata(out, {INPUT_KEY: input_kind}).graph
@@ -207,7 +225,7 @@ def export_onnx(config: str, out: str, checkpoint: Optional[str] = None,
                   inputs=['image'], outputs=names,
                   ops=dict(Counter(n.op_type for n in graph.node)))
     result['size_ratio'] = result['onnx_bytes'] / result['weight_bytes']
-    if verify:
+    if o.verify:
         import onnxruntime as ort
         session = ort.InferenceSession(out, providers=['CPUExecutionProvider'])
         got = session.run(None, {'image': x.numpy()})
@@ -221,26 +239,27 @@ def export_onnx(config: str, out: str, checkpoint: Optional[str] = None,
                                    f'PyTorch {[tuple(r.shape) for r in ref]}.')
     logger.info(f'exported {out}: {result["onnx_bytes"] / 2**20:.1f} MiB for '
                 f'{result["weight_bytes"] / 2**20:.1f} MiB of fp32 weights')
-    if int8:
-        result.update(_quantize(cfg, model, out, final_out, None if dynamic else shape,
-                                raw_input and not backbone_only, calib, calib_method,
-                                per_channel, activations, exclude, seed, whole_detector))
+    if o.int8 is not None:
+        result.update(_quantize(cfg, model, out, final_out, o.int8,
+                                shape=None if dynamic else shape,
+                                raw_input=raw_input and not backbone_only, seed=seed,
+                                detector=whole_detector))
         result['out'] = final_out
     return result
 
 
-def _quantize(cfg, model, fp32_out, out, shape, raw_input, calib, calib_method, per_channel,
-              activations, exclude, seed, detector=False) -> Dict[str, object]:
+def _quantize(cfg, model, fp32_out: str, out: str, options: QuantizeOptions, *,
+              shape: Optional[Sequence[int]], raw_input: bool, seed: int,
+              detector: bool) -> Dict[str, object]:
     """Quantise ``fp32_out`` into ``out`` on the config's own images and
     compare the two files' outputs on the first of them."""
     import onnxruntime as ort
 
     from .quantize import calibration_images, cosine, quantize_onnx
-    images, source = calibration_images(cfg, calib, shape, model.data_preprocessor, raw_input,
-                                        seed)
+    images, source = calibration_images(cfg, options.calib, shape, model.data_preprocessor,
+                                        raw_input, seed)
     result = dict(fp32_out=fp32_out, calibration=source)
-    result.update(quantize_onnx(fp32_out, out, images, per_channel, activations, calib_method,
-                                exclude))
+    result.update(quantize_onnx(fp32_out, out, images, options))
     set_metadata(out, {INPUT_KEY: RAW_INPUT if raw_input else NORMALIZED_INPUT})
     outputs = [ort.InferenceSession(f, providers=['CPUExecutionProvider']).run(
         None, {'image': images[0]}) for f in (fp32_out, out)]
@@ -257,9 +276,8 @@ def _quantize(cfg, model, fp32_out, out, shape, raw_input, calib, calib_method, 
 def _padded_test_size(cfg) -> Optional[Tuple[int, int]]:
     """``(H, W)`` that the test pipeline pads every image to (a fixed-size
     ``Pad``), or ``None``."""
-    loader = cfg.get('test_dataloader') or {}
-    for step in (loader.get('dataset') or {}).get('pipeline') or []:
-        if step.get('type') == 'Pad' and step.get('size'):
+    for kind, step in test_pipeline_steps(cfg):
+        if kind == 'Pad' and step.get('size'):
             w, h = step['size']
             return int(h), int(w)
     return None
@@ -284,4 +302,5 @@ def detection_difference(got, expected) -> Dict[str, object]:
 
 
 
-__all__ = ['export_onnx', 'export_module', 'example_input', 'fp32_name', 'detection_difference', 'weight_bytes', 'EXPORT_SHAPES', 'BLOCK_PATHS']
+__all__ = ['export_onnx', 'export_module', 'example_input', 'fp32_name', 'detection_difference',
+           'weight_bytes', 'EXPORT_SHAPES', 'BLOCK_PATHS']

@@ -15,6 +15,7 @@ import copy
 import os
 import os.path as osp
 import tempfile
+from dataclasses import dataclass
 from typing import Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
@@ -29,6 +30,29 @@ from .wrappers import RawImageNormalizer
 
 CALIBRATION_METHODS = ('minmax', 'entropy', 'percentile')
 ACTIVATION_TYPES = ('uint8', 'int8')
+
+
+@dataclass
+class QuantizeOptions:
+    """How an exported file is quantised to int8 (static QDQ).
+
+    Args:
+        calib: calibration images from the config's own data.
+        calib_method: ``'minmax'``, ``'entropy'`` or ``'percentile'``.
+        per_channel: one weight scale per output channel (else per tensor).
+        activations: ``'uint8'`` (asymmetric, onnxruntime's advice for CPU)
+            or ``'int8'``.
+        exclude: node names left in fp32.
+    """
+    calib: int = 8
+    calib_method: str = 'minmax'
+    per_channel: bool = True
+    activations: str = 'uint8'
+    exclude: Sequence[str] = ()
+
+    def check(self) -> None:
+        """:class:`ConfigError` for a setting quantisation does not take."""
+        check_options(self.calib, self.calib_method, self.activations)
 
 
 def check_options(calib: int, method: str = 'minmax', activation: str = 'uint8') -> None:
@@ -124,21 +148,17 @@ class _Reader:
 
 
 def quantize_onnx(fp32_path: str, int8_path: str, images: Sequence[np.ndarray],
-                  per_channel: bool = True, activation: str = 'uint8',
-                  method: str = 'minmax', exclude: Sequence[str] = ()) -> Dict[str, object]:
+                  options: Optional[QuantizeOptions] = None) -> Dict[str, object]:
     """Write the int8 QDQ model of ``fp32_path`` to ``int8_path``.
 
     Args:
         images: calibration inputs of the graph's one input.
-        per_channel: one weight scale per output channel (else per tensor).
-        activation: ``'uint8'`` (asymmetric, onnxruntime's advice for CPU)
-            or ``'int8'``.
-        method: calibration, ``'minmax'``, ``'entropy'`` or ``'percentile'``.
-        exclude: node names left in fp32.
+        options: see :class:`QuantizeOptions` (``calib`` is ``len(images)``).
 
     Returns the settings used and the file's size.
     """
-    check_options(len(images), method, activation)
+    options = options or QuantizeOptions()
+    check_options(len(images), options.calib_method, options.activations)
     import onnx
     from onnxruntime.quantization import CalibrationMethod, QuantFormat, QuantType, quantize_static
     from onnxruntime.quantization.shape_inference import quant_pre_process
@@ -149,15 +169,17 @@ def quantize_onnx(fp32_path: str, int8_path: str, images: Sequence[np.ndarray],
         prepared = osp.join(tmp, 'prepared.onnx')
         quant_pre_process(fp32_path, prepared, skip_symbolic_shape=True)
         quantize_static(prepared, osp.join(tmp, 'int8.onnx'), _Reader(name, images),
-                        quant_format=QuantFormat.QDQ, per_channel=per_channel,
-                        activation_type=QuantType.QUInt8 if activation == 'uint8'
+                        quant_format=QuantFormat.QDQ, per_channel=options.per_channel,
+                        activation_type=QuantType.QUInt8 if options.activations == 'uint8'
                         else QuantType.QInt8,
-                        weight_type=QuantType.QInt8, calibrate_method=methods[method],
-                        nodes_to_exclude=list(exclude))
+                        weight_type=QuantType.QInt8,
+                        calibrate_method=methods[options.calib_method],
+                        nodes_to_exclude=list(options.exclude))
         os.replace(osp.join(tmp, 'int8.onnx'), int8_path)  # whole file or none
-    return dict(int8_out=int8_path, int8_bytes=osp.getsize(int8_path), per_channel=per_channel,
-                activations=activation, weights='int8', calibration_method=method,
-                calibration_images=len(images), excluded=list(exclude))
+    return dict(int8_out=int8_path, int8_bytes=osp.getsize(int8_path),
+                per_channel=options.per_channel, activations=options.activations,
+                weights='int8', calibration_method=options.calib_method,
+                calibration_images=len(images), excluded=list(options.exclude))
 
 
 def cosine(a: Sequence[np.ndarray], b: Sequence[np.ndarray]) -> float:
@@ -167,5 +189,5 @@ def cosine(a: Sequence[np.ndarray], b: Sequence[np.ndarray]) -> float:
     return float(x @ y / (np.linalg.norm(x) * np.linalg.norm(y) + 1e-30))
 
 
-__all__ = ['CALIBRATION_METHODS', 'ACTIVATION_TYPES', 'check_options', 'network_input', 'calibration_images',
-           'quantize_onnx', 'cosine']
+__all__ = ['CALIBRATION_METHODS', 'ACTIVATION_TYPES', 'QuantizeOptions', 'check_options',
+           'network_input', 'calibration_images', 'quantize_onnx', 'cosine']

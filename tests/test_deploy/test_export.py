@@ -4,15 +4,14 @@ import os.path as osp
 import numpy as np
 import pytest
 import torch
+from conftest import ROOT
 
 from fasternet_dense.apis.config import load_config
 from fasternet_dense.apis.inference import build_model
 from fasternet_dense.cli.export import export_main
-from fasternet_dense.deploy.export import export_onnx
+from fasternet_dense.deploy.export import ExportOptions, export_onnx
 from fasternet_dense.deploy.wrappers import SegmentorForExport
 from fasternet_dense.utils.errors import ConfigError
-
-from conftest import ROOT
 
 SEG_T0 = osp.join(ROOT, 'configs/semfpn_fasternet_t0_ade20k.py')
 DET_T0 = osp.join(ROOT, 'configs/maskrcnn_fasternet_t0_coco.py')
@@ -33,8 +32,8 @@ def _check(result):
 @pytest.mark.parametrize('block_path', ['conv', 'matmul'])
 def test_backbone_onnx_matches_pytorch_and_is_weight_sized(tmp_path, block_path):
     out = str(tmp_path / 'backbone.onnx')
-    result = export_onnx(SEG_T0, out, shape=(128, 128), backbone_only=True,
-                         block_path=block_path)
+    result = export_onnx(SEG_T0, out, options=ExportOptions(shape=(128, 128), backbone_only=True,
+                                                            block_path=block_path))
     _check(result)
     assert result['outputs'] == ['feat0', 'feat1', 'feat2', 'feat3']
     assert result['vs_reference']['max_abs_ref'] > 0.1  # a non-trivial output
@@ -50,7 +49,7 @@ def test_backbone_onnx_matches_pytorch_and_is_weight_sized(tmp_path, block_path)
 def test_semantic_fpn_onnx_gives_logits_at_input_size(tmp_path):
     import onnxruntime as ort
     out = str(tmp_path / 'semfpn.onnx')
-    result = export_onnx(SEG_T0, out, shape=(128, 128))
+    result = export_onnx(SEG_T0, out, options=ExportOptions(shape=(128, 128)))
     _check(result)
     session = ort.InferenceSession(out, providers=['CPUExecutionProvider'])
     (logits, ) = session.run(None, {'image': np.zeros((1, 3, 128, 128), np.float32)})
@@ -61,9 +60,9 @@ def test_semantic_fpn_onnx_gives_logits_at_input_size(tmp_path):
 def test_dynamic_export_runs_at_another_size(tmp_path, block_path):
     import onnxruntime as ort
     out = str(tmp_path / 'backbone_dynamic.onnx')
-    export_onnx(SEG_T0, out, shape=(64, 64), backbone_only=True, dynamic=True,
-                block_path=block_path)
-    model = build_model(load_config(SEG_T0)).backbone.fuse()
+    export_onnx(SEG_T0, out, options=ExportOptions(shape=(64, 64), backbone_only=True, dynamic=True,
+                                                   block_path=block_path))
+    model = build_model(load_config(SEG_T0)).backbone.switch_to_deploy()
     x = torch.randn(2, 3, 96, 160)
     with torch.no_grad():
         expected = model(x)

@@ -12,8 +12,8 @@ from conftest import as_argv, config_path, error_line, loader_options, run_tool,
 from fasternet_dense.apis.config import build_runner, load_config
 from fasternet_dense.apis.inference import build_model
 from fasternet_dense.datasets.toydata import make_toy_ade
-from fasternet_dense.deploy.export import export_onnx, fp32_name
-from fasternet_dense.deploy.quantize import calibration_images, cosine
+from fasternet_dense.deploy.export import ExportOptions, export_onnx, fp32_name
+from fasternet_dense.deploy.quantize import QuantizeOptions, calibration_images, cosine
 
 TOY_SEG = config_path('semfpn_fasternet_t0_toyade.py')
 TOY_RTMDET = config_path('rtmdet_fasternet_t0_toycoco.py')
@@ -46,8 +46,9 @@ def test_int8_segmentor_is_calibrated_on_the_configs_images_and_follows_fp32(tra
     import onnxruntime as ort
     options, ckpt = trained
     out = str(tmp_path / 'seg.onnx')
-    result = export_onnx(TOY_SEG, out, ckpt, shape=(128, 128), cfg_options=options, int8=True,
-                         calib=8)
+    result = export_onnx(TOY_SEG, out, ckpt,
+                         options=ExportOptions(shape=(128, 128), int8=QuantizeOptions(calib=8)),
+                         cfg_options=options)
     assert result['out'] == out and result['fp32_out'] == fp32_name(out)
     assert result['calibration'] == '8 images of the train set through the test pipeline'
     assert result['per_channel'] and result['activations'] == 'uint8'
@@ -78,8 +79,9 @@ def test_int8_backbone_without_data_calibrates_on_random_images_and_warns(tmp_pa
     try:
         out = str(tmp_path / 'backbone.onnx')
         missing = str(tmp_path / 'no_data')
-        result = export_onnx(config_path('semfpn_fasternet_t0_ade20k.py'), out, shape=(64, 64),
-                             backbone_only=True, int8=True, calib=2, per_channel=False,
+        options = ExportOptions(shape=(64, 64), backbone_only=True,
+                                int8=QuantizeOptions(calib=2, per_channel=False))
+        result = export_onnx(config_path('semfpn_fasternet_t0_ade20k.py'), out, options=options,
                              cfg_options={'train_dataloader.dataset.data_root': missing,
                                           'val_dataloader.dataset.data_root': missing})
     finally:
@@ -93,7 +95,7 @@ def test_int8_backbone_without_data_calibrates_on_random_images_and_warns(tmp_pa
 def test_onnx_file_gives_the_same_metrics_as_its_checkpoint(trained, toy_ade, tmp_path):
     options, ckpt = trained
     out = str(tmp_path / 'seg.onnx')
-    export_onnx(TOY_SEG, out, ckpt, shape=(128, 128), cfg_options=options)
+    export_onnx(TOY_SEG, out, ckpt, options=ExportOptions(shape=(128, 128)), cfg_options=options)
     metrics = []
     for model_file in (ckpt, out):
         proc = run_tool('test.py', TOY_SEG, model_file, '--work-dir', str(tmp_path / 'test'),
@@ -173,15 +175,15 @@ def test_rtmdet_onnx_with_nms_gives_the_detections_of_pytorch(toy_coco, tmp_path
                         if line.startswith('coco/bbox_mAP')])
     assert metrics[0] and metrics[0] == metrics[1]
     # int8 on the toy training images: the file runs and still detects.
-    int8 = export_onnx(TOY_RTMDET, str(tmp_path / 'rtmdet8.onnx'), ckpt, cfg_options=options,
-                       int8=True, calib=2)
+    int8 = export_onnx(TOY_RTMDET, str(tmp_path / 'rtmdet8.onnx'), ckpt,
+                       options=ExportOptions(int8=QuantizeOptions(calib=2)), cfg_options=options)
     assert int8['calibration'] == '2 images of the train set through the test pipeline'
     assert int8['int8_vs_fp32']['count'] > 0
 
 
 def test_benchmark_times_onnx_files_beside_the_pytorch_model(tmp_path):
     out = str(tmp_path / 'bb.onnx')
-    export_onnx(TOY_SEG, out, shape=(64, 64), backbone_only=True)
+    export_onnx(TOY_SEG, out, options=ExportOptions(shape=(64, 64), backbone_only=True))
     proc = run_tool('benchmark.py', TOY_SEG, '--onnx', out, '--backbone-only', '--iters', '2',
                     '--warmup', '0', '--threads', '1', '--json', str(tmp_path / 'r.json'))
     assert proc.returncode == 0, proc.stderr[-3000:]
@@ -221,7 +223,7 @@ def test_retinanet_onnx_with_nms_gives_the_detections_of_pytorch(tmp_path):
     config = tmp_path / 'retinanet_fasternet_t0.py'
     config.write_text(RETINANET_T0)
     out = str(tmp_path / 'retinanet.onnx')
-    result = export_onnx(str(config), out, shape=(128, 160))
+    result = export_onnx(str(config), out, options=ExportOptions(shape=(128, 160)))
     assert result['kind'] == 'detector' and result['vs_exported']['same']
     model = build_model(load_config(str(config)))  # the same seeded random weights
     gen = torch.Generator().manual_seed(1)

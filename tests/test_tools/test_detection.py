@@ -1,10 +1,11 @@
 """Detection: the COCO configs, other mmdet detectors, pre-flight errors."""
 import pytest
 import torch
+from mmengine.analysis import parameter_count
 from conftest import assert_names_the_s_imagenet_download, config_path, error_line, run_tool
 from mmengine.config import Config
 
-from fasternet_dense import FasterNet, count_parameters
+from fasternet_dense import FasterNet
 
 # The paper's Mask R-CNN parameter counts (millions).
 PAPER_MASKRCNN_PARAMS_M = {'s': 49.0, 'm': 71.2, 'l': 110.9}
@@ -21,7 +22,7 @@ def build_detector(cfg_model):
 def test_maskrcnn_parameter_count_matches_paper(arch):
     cfg = Config.fromfile(config_path(f'maskrcnn_fasternet_{arch}_coco.py'))
     model = build_detector(cfg.model)
-    params_m = count_parameters(model) / 1e6
+    params_m = parameter_count(model)[''] / 1e6
     assert abs(params_m - PAPER_MASKRCNN_PARAMS_M[arch]) / PAPER_MASKRCNN_PARAMS_M[arch] < 0.01
 
 

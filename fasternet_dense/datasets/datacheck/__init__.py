@@ -28,7 +28,6 @@ from .images import IMAGE_READ_MODES, probe_image
 from .report import ProblemLog
 from .seg import SegCheck, check_seg_layout
 
-__all__ = [
-    'DATA_CHECK_DEFAULTS', 'IMAGE_READ_MODES', 'CheckCache', 'CocoCheck', 'ProblemLog', 'SegCheck',
-    'check_coco', 'check_data', 'check_data_once', 'check_seg_layout', 'data_check_options', 'probe_image'
-]
+__all__ = ['DATA_CHECK_DEFAULTS', 'IMAGE_READ_MODES', 'CheckCache', 'CocoCheck', 'ProblemLog',
+           'SegCheck', 'check_coco', 'check_data', 'check_data_once', 'check_seg_layout',
+           'data_check_options', 'probe_image']

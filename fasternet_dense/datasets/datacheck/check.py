@@ -24,6 +24,7 @@ from mmengine.config import Config
 from mmengine.logging import print_log
 
 from ...utils.errors import ConfigError, DatasetError
+from ...utils.config_utils import type_name
 from ...utils.fileio import is_local
 from ...utils.tasks import task_of, task_registries
 from ..paths import annotation_file, data_folder, leaf_datasets
@@ -75,13 +76,13 @@ def _log_checked(loader: str, what: str, seconds: float, workers: int) -> None:
               f'worker{"s" if workers > 1 else ""})', logger='current')
 
 
-def _dataset_class(scope: str, type_name):
-    """The registered dataset class for ``type_name``, or None if the task
-    package cannot be imported here."""
-    if not isinstance(type_name, str):
-        return type_name if isinstance(type_name, type) else None
+def _dataset_class(scope: str, type_):
+    """The registered dataset class for a config's ``type``, or None if the
+    task package cannot be imported here."""
+    if not isinstance(type_, str):
+        return type_ if isinstance(type_, type) else None
     try:
-        return task_registries(scope).DATASETS.get(type_name.split('.')[-1])
+        return task_registries(scope).DATASETS.get(type_name(type_))
     except Exception:  # the check then runs with the config's values only
         return None
 
@@ -224,9 +225,9 @@ def check_data(cfg: Config, loaders: Sequence[str]) -> None:
     errors: List[str] = []
     for loader, dataset, shared in _datasets_to_check(cfg, loaders):
         cls = _dataset_class(scope, dataset.get('type'))
-        type_name = dataset.get('type') if isinstance(dataset.get('type'), str) else ''
+        kind = dataset.get('type') if isinstance(dataset.get('type'), str) else ''
         if scope == 'mmdet' and str(dataset.get('ann_file', '')).endswith('.json') \
-                and 'Panoptic' not in type_name:
+                and 'Panoptic' not in kind:
             errors += _check_coco_dataset(cfg, loader, dataset, shared, cls, opts, work_dir)
         elif scope == 'mmseg' and (dataset.get('data_prefix') or {}).get('img_path') \
                 is not None:

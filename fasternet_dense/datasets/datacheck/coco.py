@@ -15,7 +15,7 @@ import os
 import os.path as osp
 from contextlib import contextmanager
 from itertools import chain
-from typing import Dict, List, Optional, Sequence, Set, Tuple
+from typing import Dict, List, NamedTuple, Optional, Sequence, Set, Tuple
 
 import numpy as np
 import orjson
@@ -98,13 +98,11 @@ class CocoCheck:
 def load_coco_json(ann_file: str) -> dict:
     """Parse a COCO annotation file and check its top level.
 
-    A file of COCO train's size (455 MB, from ``tools/datacheck_bench.py``)
-    took 6.5 s to parse with orjson and 11.9 s with the standard library
-    with the cyclic garbage collector paused, as here, and 13.5 and 18.4 s
-    with it running, walking the millions of new lists again and again
-    (fresh processes on a 2-vCPU AMD EPYC). Files that orjson refuses are
-    read again by the standard library, which also takes ``NaN`` and
-    ``Infinity``.
+    orjson parses it, with the cyclic garbage collector paused: a file of
+    COCO train's size holds millions of new lists, which a running collector
+    walks again and again (the README's "Data checks at full size" gives the
+    times). Files that orjson refuses are read again by the standard
+    library, which also takes ``NaN`` and ``Infinity``.
     """
     try:
         with open(ann_file, 'rb') as f, _collector_paused():
@@ -345,23 +343,38 @@ def _annotation_summary(ann_file: str, classes, name: str, workers: int) -> dict
     return check_annotation_file(data, ann_file, classes, name, workers)
 
 
-def _remembered_probe(stamp: List[int], decode: bool, error: Optional[str], hw) -> list:
-    """What is kept of a probed image: ``[size, mtime_ns, decoded, error,
-    height, width]``."""
-    return [*stamp, decode, error, *(hw or (0, 0))]
+class ProbeRecord(NamedTuple):
+    """What is remembered of a probed image, keyed by its path (stored in
+    the cache file as a list of these fields, in this order)."""
+    size: int
+    mtime_ns: int
+    decoded: bool
+    error: Optional[str]
+    height: int
+    width: int
+
+    @classmethod
+    def of(cls, stamp: List[int], decoded: bool, error: Optional[str], hw) -> list:
+        """A record as the cache keeps it (a plain list)."""
+        return list(cls(*stamp, decoded, error, *(hw or (0, 0))))
+
+    def answers(self, stamp: List[int], decode: bool) -> bool:
+        """Whether this record answers for the file now: the same stamp,
+        and a full decode when one is asked for."""
+        return [self.size, self.mtime_ns] == list(stamp) and (self.decoded or not decode)
 
 
 def _answers(seen: Optional[list], stamp: List[int], decode: bool) -> bool:
-    """Whether a remembered probe answers for the file now: the same stamp,
-    and a full decode when one is asked for."""
-    return bool(seen) and seen[:2] == stamp and (seen[2] or not decode)
+    """Whether a remembered record (a list from the cache, or None) answers
+    for the file now."""
+    return bool(seen) and ProbeRecord(*seen).answers(stamp, decode)
 
 
 def _probe_while_waiting(img_dir: str, job: ForkedCall, image_read: str, decode_limit: int,
                          remembered: dict) -> dict:
     """Probe the files of ``img_dir`` while ``job`` (the annotation file's
-    check) runs, until it is done: ``path -> [size, mtime_ns, decoded,
-    error, height, width]`` for files not already in ``remembered``."""
+    check) runs, until it is done: ``path -> ProbeRecord`` fields (a list)
+    for files not already in ``remembered``."""
     try:
         with os.scandir(img_dir) as entries:
             paths = [entry.path for entry in entries if entry.is_file()]
@@ -378,7 +391,7 @@ def _probe_while_waiting(img_dir: str, job: ForkedCall, image_read: str, decode_
             stamp = file_stamp(path)
             if stamp is None or _answers(remembered.get(path), stamp, decode):
                 continue
-            found[path] = _remembered_probe(stamp, decode, *probe_image(path, decode))
+            found[path] = ProbeRecord.of(stamp, decode, *probe_image(path, decode))
     return found
 
 
@@ -395,8 +408,8 @@ def probe_images(paths: Sequence[str], decode: bool, workers: int,
 
     Returns:
         ``(results, remember, read)``: the ``(error, hw)`` per path, what
-        to remember for next time (``path -> [size, mtime_ns, decoded,
-        error, height, width]``) and how many files were read, here or
+        to remember for next time (``path ->`` :class:`ProbeRecord` fields,
+        a list) and how many files were read, here or
         just before (the ``fresh`` ones of ``remembered``).
     """
     remembered = remembered or {}
@@ -412,7 +425,9 @@ def probe_images(paths: Sequence[str], decode: bool, workers: int,
             continue
         seen = remembered.get(path)
         if _answers(seen, stamp, decode):
-            results[k] = (seen[3], None if seen[3] else (seen[4], seen[5]))
+            record = ProbeRecord(*seen)
+            results[k] = (record.error,
+                          None if record.error else (record.height, record.width))
             remember[path] = seen
             read += path in fresh
         else:
@@ -422,7 +437,7 @@ def probe_images(paths: Sequence[str], decode: bool, workers: int,
                          shared=decode)
     for k, stamp, (error, hw) in zip(todo, stamps, chain.from_iterable(probed)):
         results[k] = (error, hw)
-        remember[paths[k]] = _remembered_probe(stamp, decode, error, hw)
+        remember[paths[k]] = ProbeRecord.of(stamp, decode, error, hw)
     return results, remember, read + len(todo)
 
 

@@ -1,20 +1,22 @@
 """Running a check over many samples on all of the machine's cores.
 
 :func:`chunked_map` splits ``range(len(items))`` into chunks and runs
-``fn(items, start, stop, shared)`` on each in worker processes started by
-``fork``, which see ``items`` and ``shared`` as the parent holds them (a
-parsed annotation file is not copied or pickled); only the chunks' results
-travel back. Where ``fork`` is not available, for one worker or for few
+``fn(items, start, stop, shared)`` on each in a ``ProcessPoolExecutor``
+whose workers are started by ``fork``, so they see ``items`` and ``shared``
+as the parent holds them (a parsed annotation file is not copied or
+pickled); only the chunks' bounds and results travel. Where ``fork`` is not available, for one worker or for few
 items, the chunks run in this process.
 
-:class:`ForkedCall` computes one function in a forked child while this
-process does other work: the COCO check parses the annotation file there
+:class:`ForkedCall` computes one function in a forked child (a
+one-worker ``ProcessPoolExecutor``) while this process does other work: the COCO check parses the annotation file there
 (gigabytes of Python objects that this process, which goes on to train,
 never holds, and that vanish with the child instead of being freed one by
 one) while this process reads the images.
 """
 import multiprocessing
 import os
+from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from typing import Any, Callable, List, Optional, Sequence
 
 # What forked workers read: (fn, items, shared), set just before the pool starts.
@@ -47,58 +49,50 @@ _IN_FORKED_CALL = False
 def keep_until_exit(obj) -> None:
     """In a :class:`ForkedCall`'s child, keep ``obj`` until the process
     ends, so that its memory goes with the process rather than being freed
-    object by object (1.5 s for a parsed COCO train file); elsewhere, nothing."""
+    object by object (which takes seconds for a parsed COCO train file);
+    elsewhere, nothing."""
     if _IN_FORKED_CALL:
         _KEPT.append(obj)
 
 
-def _forked_call(conn, fn, args) -> None:
+def _forked_call(fn, args):
     global _IN_FORKED_CALL
     _IN_FORKED_CALL = True
-    try:
-        outcome = (True, fn(*args))
-    except BaseException as err:  # handed to the parent, which raises it
-        outcome = (False, err)
-    try:
-        conn.send(outcome)
-    except Exception as err:  # an exception that does not pickle
-        conn.send((False, RuntimeError(f'{type(outcome[1]).__name__}: {outcome[1]}: {err}')))
-    conn.close()
+    return fn(*args)
 
 
 class ForkedCall:
     """``fn(*args)`` computed in a forked child process (in this process
     with ``fork=False`` or where ``fork`` is not available); :meth:`result`
-    returns it or raises what it raised."""
+    returns it or raises what it raised. ``fn`` is a module-level function
+    and ``args`` are picklable (they travel to the child)."""
 
     def __init__(self, fn: Callable, *args, fork: bool = True):
-        self._process = None
+        self._pool = None
         if not fork or 'fork' not in multiprocessing.get_all_start_methods():
-            self._outcome = (True, fn(*args))
+            try:
+                self._outcome = (True, fn(*args))
+            except Exception as err:
+                self._outcome = (False, err)
             return
-        context = multiprocessing.get_context('fork')
-        self._receiver, sender = context.Pipe(duplex=False)
-        # Not a daemon: the child starts workers of its own.
-        self._process = context.Process(target=_forked_call, args=(sender, fn, args))
-        self._process.start()
-        sender.close()
+        self._pool = ProcessPoolExecutor(1, mp_context=multiprocessing.get_context('fork'))
+        self._future = self._pool.submit(_forked_call, fn, args)
 
     def ready(self) -> bool:
         """Whether :meth:`result` would return at once."""
-        return self._process is None or self._receiver.poll()
+        return self._pool is None or self._future.done()
 
     def result(self):
-        if self._process is not None:
+        if self._pool is not None:
             try:
-                self._outcome = self._receiver.recv()
-            except EOFError:
-                self._process.join()
-                raise RuntimeError(f'the data check process ended without a result (exit '
-                                   f'code {self._process.exitcode})') from None
+                self._outcome = (True, self._future.result())
+            except BrokenProcessPool:
+                raise RuntimeError('the data check process ended without a result') from None
+            except Exception as err:
+                self._outcome = (False, err)
             finally:
-                self._receiver.close()
-            self._process.join()
-            self._process = None
+                self._pool.shutdown()
+                self._pool = None
         ok, value = self._outcome
         if not ok:
             raise value
@@ -119,9 +113,10 @@ def chunked_map(fn: Callable[[Sequence, int, int, Any], Any], items: Sequence, w
     if (workers <= 1 or len(items) < MIN_PARALLEL_ITEMS
             or 'fork' not in multiprocessing.get_all_start_methods()):
         return [fn(items, start, stop, shared) for start, stop in bounds]
-    _TASK = (fn, items, shared)
+    _TASK = (fn, items, shared)  # the forked workers see it as it is here
     try:
-        with multiprocessing.get_context('fork').Pool(min(workers, len(bounds))) as pool:
-            return pool.map(_run_chunk, bounds, chunksize=1)
+        with ProcessPoolExecutor(min(workers, len(bounds)),
+                                 mp_context=multiprocessing.get_context('fork')) as pool:
+            return list(pool.map(_run_chunk, bounds))
     finally:
         _TASK = None

@@ -25,6 +25,7 @@ import signal
 from typing import Optional
 
 import torch
+from torch.utils._pytree import tree_leaves
 from mmengine.dist import is_main_process
 from mmengine.registry import RUNNERS
 from mmengine.runner import Runner
@@ -166,22 +167,13 @@ def _state_bytes(runner) -> int:
     optim = getattr(runner, 'optim_wrapper', None)
     if optim is not None and hasattr(optim, 'state_dict'):
         try:
-            for value in _leaves(optim.state_dict()):
+            for value in tree_leaves(optim.state_dict()):
                 tensors.append(value)
         except Exception:  # an optimizer without state yet
             pass
     return sum(t.numel() * t.element_size() for t in tensors if isinstance(t, torch.Tensor))
 
 
-def _leaves(node):
-    if isinstance(node, dict):
-        for value in node.values():
-            yield from _leaves(value)
-    elif isinstance(node, (list, tuple)):
-        for value in node:
-            yield from _leaves(value)
-    else:
-        yield node
 
 
 # torch's checkpoint writer turns a failed write into a RuntimeError from its

@@ -220,7 +220,7 @@ class FasterNetBlock(nn.Module):
         out = torch.baddbmm(xm, w2.expand(n, -1, -1), self._activate(hid))
         return out.view(n, c, h, w)
 
-    def fuse(self) -> 'FasterNetBlock':
+    def switch_to_deploy(self) -> 'FasterNetBlock':
         """Fold the batch norm into the first 1x1 conv (inference only, in
         place); a block whose norm has no running statistics raises
         :class:`ConfigError` and is left as it was."""
@@ -429,8 +429,10 @@ class FasterNet(BaseModule):
         """Choose the eval-mode block forward: fast (default) or reference."""
         return use_fast_inference(self, enabled)
 
-    def fuse(self) -> 'FasterNet':
-        """Fold every batch norm into its conv (inference only, in place).
+    def switch_to_deploy(self) -> 'FasterNet':
+        """Fold every batch norm into its conv (inference only, in place),
+        under the name mmpretrain and mmyolo give a module's deployment
+        re-parameterisation, so deployment code needs no special case.
 
         Stem, merger and block norms fold into the conv before them; each
         output norm becomes a per-channel affine. Afterwards the backbone holds
@@ -450,7 +452,7 @@ class FasterNet(BaseModule):
                     stage.downsample.norm = fold_into_conv(stage.downsample.reduction,
                                                            stage.downsample.norm)
                 for block in stage.blocks:
-                    block.fuse()
+                    block.switch_to_deploy()
             for i in self.out_indices:
                 setattr(self, f'norm{i}', fold_norm(getattr(self, f'norm{i}')))
         self.deployed = True
@@ -559,11 +561,6 @@ def _check_shapes(module: FasterNet, converted: dict, prefix: str) -> None:
         f'e.g. {listed}.{guess} set the backbone arch to the checkpoint\'s.')
 
 
-def count_parameters(module: nn.Module) -> int:
-    """Number of parameters (trainable or not)."""
-    return sum(p.numel() for p in module.parameters())
-
-
 def imagenet_head_parameters(arch: Union[str, dict], num_classes: int = 1000,
                              feature_dim: int = 1280) -> int:
     """Parameters of the official ImageNet classifier head that the dense
@@ -574,8 +571,7 @@ def imagenet_head_parameters(arch: Union[str, dict], num_classes: int = 1000,
 
 
 __all__ = ['FasterNet', 'FasterNetBlock', 'PartialConv', 'ARCH_SETTINGS', 'resolve_arch',
-           'count_parameters', 'imagenet_head_parameters', 'use_fast_inference',
-           'reference_forward']
+           'imagenet_head_parameters', 'use_fast_inference', 'reference_forward']
 
 
 _CLASSIFIER_PREFIXES = ('avgpool_pre_head.', 'head.', 'conv_head.', 'classifier.', 'fc.')

@@ -7,7 +7,6 @@ import numpy as np
 import pytest
 from conftest import damage, write_image
 from mmcv.transforms import LoadImageFromFile
-from PIL import Image
 
 from fasternet_dense.datasets.transforms.loading import LoadImageFromFileOrSkip, record_path
 

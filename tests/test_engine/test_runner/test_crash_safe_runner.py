@@ -29,7 +29,7 @@ from fasternet_dense import safe_torch_load
 from fasternet_dense.cli.plot_log import find_scalar_files, plot_scalars, read_scalars
 from fasternet_dense.datasets.toydata import make_toy_ade
 from fasternet_dense.engine.runner.checkpoints import checkpoint_problem, find_resumable_checkpoint
-from fasternet_dense.utils.fileio import AtomicWriter, remove_stale_temp_files
+from fasternet_dense.utils.fileio import remove_stale_temp_files
 
 SEG_CONFIG = config_path('semfpn_fasternet_t0_toyade.py')
 

@@ -7,12 +7,12 @@ import sys
 
 import pytest
 import torch
+from mmengine.analysis import parameter_count
 from conftest import ROOT, config_path
 from mmengine.config import Config
 from torch.nn.modules.batchnorm import _BatchNorm
 
-from fasternet_dense import (ARCH_SETTINGS, ConfigError, FasterNet, count_parameters,
-                             imagenet_head_parameters)
+from fasternet_dense import (ARCH_SETTINGS, ConfigError, FasterNet, imagenet_head_parameters)
 
 ARCHS = list(ARCH_SETTINGS)
 
@@ -36,8 +36,8 @@ def randomize_norms(model: torch.nn.Module, seed: int = 0) -> None:
 
 
 def backbone_without_out_norms(model: FasterNet) -> int:
-    out_norms = sum(count_parameters(getattr(model, f'norm{i}')) for i in model.out_indices)
-    return count_parameters(model) - out_norms
+    out_norms = sum(parameter_count(getattr(model, f'norm{i}'))[''] for i in model.out_indices)
+    return parameter_count(model)[''] - out_norms
 
 
 @pytest.mark.parametrize('arch', ARCHS)
@@ -59,7 +59,7 @@ def test_parameter_count_figures_for_s():
     # norms add 2 * (128 + 256 + 512 + 1024) = 3840.
     assert backbone_without_out_norms(model) == 28_589_312
     assert imagenet_head_parameters('s') == 1024 * 1280 + 1280 * 1000 + 1000 == 2_591_720
-    assert count_parameters(model) - backbone_without_out_norms(model) == 3840
+    assert parameter_count(model)[''] - backbone_without_out_norms(model) == 3840
 
 
 @pytest.mark.parametrize('arch', ARCHS)
@@ -221,7 +221,7 @@ def assert_fuses_to_reference(model):
     1e-4. Returns the fused copy."""
     randomize_norms(model)
     model.eval()
-    fused = copy.deepcopy(model).fuse()
+    fused = copy.deepcopy(model).switch_to_deploy()
     assert not any(isinstance(m, _BatchNorm) for m in fused.modules())
     x = torch.randn(1, 3, 96, 128)
     with torch.no_grad():
@@ -270,7 +270,7 @@ def test_fuse_refuses_norms_without_running_statistics_and_leaves_the_model():
     with torch.no_grad():
         before = model(x)
     with pytest.raises(ConfigError, match=r'track_running_stats=False.*track_running_stats=True'):
-        model.fuse()
+        model.switch_to_deploy()
     assert not model.deployed
     assert sum(isinstance(m, _BatchNorm) for m in model.modules()) == 13 + 4 + 4
     with torch.no_grad():
@@ -294,7 +294,6 @@ def test_partial_conv_from_a_config_convolves_the_first_channels_only():
 
 def test_a_block_from_a_config_runs_fast_and_fuses_on_its_own():
     from mmdet.registry import MODELS as DET_MODELS
-    from mmengine.registry import DefaultScope
     torch.manual_seed(0)
     block = DET_MODELS.build(dict(type='FasterNetBlock', dim=48))  # found in the root registry
     assert block.spatial_mixing.dim_conv == 12 and block.mlp[0].out_channels == 96
@@ -305,12 +304,12 @@ def test_a_block_from_a_config_runs_fast_and_fuses_on_its_own():
     with torch.no_grad():
         reference = block.forward_reference(x)
         torch.testing.assert_close(block(x), reference, rtol=0, atol=1e-5)
-        fused = copy.deepcopy(block).fuse()
+        fused = copy.deepcopy(block).switch_to_deploy()
         assert not any(isinstance(m, _BatchNorm) for m in fused.modules())
         torch.testing.assert_close(fused(x), reference, rtol=0, atol=1e-4)
     stats_free = DET_MODELS.build(dict(type='FasterNetBlock', dim=48, norm_cfg=NO_RUNNING_STATS))
     with pytest.raises(ConfigError, match='track_running_stats=False'):
-        stats_free.fuse()
+        stats_free.switch_to_deploy()
     assert isinstance(stats_free.mlp[1], _BatchNorm)
 
 
@@ -323,6 +322,7 @@ def _readme_block_after(heading: str) -> str:
 
 def test_the_readme_example_neck_with_faster_net_blocks_builds_runs_and_fuses():
     from mmdet.registry import MODELS as DET_MODELS
+    from mmengine.registry import DefaultScope
 
     from fasternet_dense import FasterNetBlock
     code = _readme_block_after('### PConv and FasterNet blocks in your own modules')
@@ -350,7 +350,7 @@ def test_the_readme_example_neck_with_faster_net_blocks_builds_runs_and_fuses():
             expected = neck(feats)
             for block in neck.modules():
                 if isinstance(block, FasterNetBlock):
-                    block.fuse()
+                    block.switch_to_deploy()
             for e, g in zip(expected, neck(feats)):
                 torch.testing.assert_close(g, e, rtol=0, atol=1e-4)
     finally:
