@@ -3,7 +3,7 @@
 # written as a Python-style config. mmdet's wheel ships its configs only in the
 # text format, which a Python-style config cannot inherit; spelling them out here
 # lets any project inherit the FasterNet configs from the installed package.
-# tests/test_configs.py checks that this file equals mmdet's config.
+# tests/test_apis/test_config.py checks that this file equals mmdet's config.
 default_scope = 'mmdet'
 
 # ----------------------------------------------------------------------- model

@@ -1,7 +1,7 @@
 # RTMDet-l on COCO detection, 300 epochs: the values of mmdet 3.3's
 # `rtmdet/rtmdet_l_8xb32-300e_coco.py` with its bases resolved, written as a
 # Python-style config (see mask_rcnn_coco.py for why). The m, s and tiny
-# bases change it as mmdet's own configs do. tests/test_configs.py checks that
+# bases change it as mmdet's own configs do. tests/test_apis/test_config.py checks that
 # each equals mmdet's config.
 default_scope = 'mmdet'
 

@@ -3,7 +3,7 @@
 # Python-style config. mmseg's wheel ships its configs only in the text format,
 # which a Python-style config cannot inherit; spelling them out here lets any
 # project inherit the FasterNet configs from the installed package.
-# tests/test_configs.py checks that this file equals mmseg's three files.
+# tests/test_apis/test_config.py checks that this file equals mmseg's three files.
 default_scope = 'mmseg'
 
 # ----------------------------------------------------------------------- model

@@ -12,7 +12,7 @@ from mmengine.logging import MMLogger
 from mmengine.registry import DefaultScope
 
 from ..datasets.paths import data_folder, leaf_datasets
-from ..utils.config_utils import test_pipeline_steps
+from ..utils.config_utils import pipeline_steps
 from ..utils.tasks import task_of
 
 # Raw synthetic image of the whole-model benchmark: the detection test size
@@ -34,7 +34,7 @@ def find_test_images(cfg: Config, limit: int) -> Tuple[List[str], Optional[str]]
 
 def _test_pipeline(cfg: Config, from_array: bool) -> List[dict]:
     pipeline = []
-    for kind, step in test_pipeline_steps(cfg):
+    for kind, step in pipeline_steps(cfg):
         step = copy.deepcopy(step)
         if 'LoadAnnotations' in kind:
             continue  # timing needs no ground truth

@@ -45,7 +45,7 @@ import torch
 import torch.nn as nn
 from mmengine.config import Config
 
-from ..utils.config_utils import test_pipeline_steps
+from ..utils.config_utils import pipeline_steps
 from ..utils.errors import ConfigError
 from .paper import OPERATOR_MAPS, OPERATORS, TABLE3, TABLE4, table1_row, table3_row, table4_row
 from .peers import FASTERNET, PEERS, UNAVAILABLE, build_backbone, build_peer, peer_backbone_cfg
@@ -154,7 +154,7 @@ def feature_layout(backbone_cfg: dict) -> Tuple[List[int], List[int]]:
 def set_test_scale(cfg: Config, shape: Tuple[int, int]) -> None:
     """Resize the test pipeline's images to fit ``shape`` (H, W), in place;
     a fixed-size ``Pad`` (RTMDet's) pads to ``shape`` as well."""
-    for kind, step in test_pipeline_steps(cfg):
+    for kind, step in pipeline_steps(cfg):
         if kind == 'Resize':
             step.update(scale=(shape[1], shape[0]), keep_ratio=True)
         elif kind == 'Pad' and step.get('size') is not None:

@@ -30,7 +30,7 @@ from mmengine.logging import MMLogger
 from ..apis.config import load_config
 from ..apis.inference import build_model, check_shape, fuse_model
 from ..models.backbones.fasternet import use_fast_inference
-from ..utils.config_utils import test_pipeline_steps
+from ..utils.config_utils import pipeline_steps
 from ..utils.errors import ConfigError
 from ..utils.tasks import task_of
 from .compare import output_difference, reference_copy
@@ -276,7 +276,7 @@ def _quantize(cfg, model, fp32_out: str, out: str, options: QuantizeOptions, *,
 def _padded_test_size(cfg) -> Optional[Tuple[int, int]]:
     """``(H, W)`` that the test pipeline pads every image to (a fixed-size
     ``Pad``), or ``None``."""
-    for kind, step in test_pipeline_steps(cfg):
+    for kind, step in pipeline_steps(cfg):
         if kind == 'Pad' and step.get('size'):
             w, h = step['size']
             return int(h), int(w)

@@ -10,7 +10,7 @@ def type_name(type_) -> str:
     return str(type_).split('.')[-1]
 
 
-def test_pipeline_steps(cfg, loader: str = 'test_dataloader') -> Iterator[Tuple[str, dict]]:
+def pipeline_steps(cfg, loader: str = 'test_dataloader') -> Iterator[Tuple[str, dict]]:
     """``(type name, step)`` for each transform of a dataloader's pipeline
     (the config's own dicts: changing a step changes the config)."""
     dataset = (cfg.get(loader) or {}).get('dataset') or {}
@@ -18,4 +18,4 @@ def test_pipeline_steps(cfg, loader: str = 'test_dataloader') -> Iterator[Tuple[
         yield type_name(step.get('type')), step
 
 
-__all__ = ['type_name', 'test_pipeline_steps']
+__all__ = ['type_name', 'pipeline_steps']

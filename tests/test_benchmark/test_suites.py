@@ -188,7 +188,7 @@ def test_medians_and_pair_ratios_from_a_fake_timer(monkeypatch):
 # ------------------------------------------------------------ every suite
 # realtime's 32 networks take minutes more; its rows are checked in the quick
 # set by test_realtime_is_rtmdet_with_each_backbone_whole_and_alone and its
-# configs by tests/test_rtmdet.py.
+# configs by tests/test_tools/test_rtmdet.py.
 @pytest.mark.parametrize('suite', [pytest.param(s, marks=pytest.mark.slow) if s == 'realtime'
                                    else s for s in sorted(SUITES)])
 def test_every_suite_builds_each_network_and_times_one_round(suite):

@@ -93,20 +93,6 @@ def test_whole_detector_export_points_to_mmdeploy(tmp_path, capsys):
     assert capsys.readouterr().err.splitlines()[-1].startswith('error: --shape')
 
 
-def test_evaluating_a_file_that_is_not_onnx_is_one_line(tmp_path, capsys):
-    from fasternet_dense import cli
-    noise = tmp_path / 'random.onnx'
-    noise.write_bytes(np.random.default_rng(0).bytes(3000))
-    renamed = tmp_path / 'checkpoint.onnx'
-    renamed.write_text('not a model\n')
-    for path in (noise, renamed):
-        assert cli.test_main([SEG_T0, str(path)]) == 2
-        line = capsys.readouterr().err.strip()
-        assert '\n' not in line and line.startswith(f'error: {path} is not an ONNX model (')
-        assert line.endswith('pass a file written by tools/export_onnx.py, or a .pth '
-                             'checkpoint.')
-
-
 @pytest.fixture
 def read_only_folder(tmp_path):
     """A read-only tmpfs mounted for the test (needs root, as CI here has;

@@ -314,9 +314,21 @@ def test_empty_image_prefix_means_data_root(coco, tmp_path):
     assert line == f'train_dataloader: image file missing: {image_path(coco, 3)}'
 
 
-def test_disabled_check_does_nothing(coco, tmp_path):
+def test_disabled_check_reads_and_writes_nothing(coco, tmp_path, monkeypatch):
+    """With ``data_check.enabled=False`` a missing image is not reported, no
+    annotation file or image is opened and nothing is written to the work
+    dir."""
+    from fasternet_dense.datasets.datacheck import coco as coco_module
     os.remove(image_path(coco, 2))
-    check_data(coco_cfg(coco, tmp_path / 'work', enabled=False), ('train_dataloader', ))
+    opened = []
+    monkeypatch.setattr(coco_module, 'load_coco_json', lambda *a: opened.append(a))
+    monkeypatch.setattr(coco_module, 'probe_image', lambda *a: opened.append(a))
+    cfg = coco_cfg(coco, tmp_path / 'work', enabled=False)
+    before = cfg.to_dict()
+    check_data(cfg, ('train_dataloader', ))
+    assert opened == []
+    assert not (tmp_path / 'work').exists()
+    assert cfg.to_dict() == before
 
 
 def test_unknown_option_is_a_config_error(coco, tmp_path):
