@@ -24,7 +24,6 @@ def test_the_installed_stack_is_the_one_requirements_txt_pins():
 
 
 def test_torchvision_loads_its_compiled_ops():
-    import torchvision
     from torchvision.ops import nms
     boxes = torch.tensor([[0., 0., 10., 10.], [1., 1., 11., 11.], [50., 50., 60., 60.]])
     scores = torch.tensor([0.9, 0.8, 0.7])
