@@ -165,3 +165,22 @@ def damage(path, how):
         data = f.read()
     with open(path, 'wb') as f:
         f.write(data[:len(data) // 2] if how == 'truncate' else b'not an image at all' * 20)
+
+
+def mount_tmpfs(folder, options: str):
+    """Mount a tmpfs with ``options`` (``'size=1600k'``, ``'ro,size=64k'``)
+    on ``folder`` for a test, or skip it with the reason where mounting is
+    refused (it needs root, as CI here has); yields the folder and unmounts
+    it afterwards."""
+    folder.mkdir()
+    mounted = subprocess.run(['mount', '-t', 'tmpfs', '-o', options, 'tmpfs', str(folder)],
+                             capture_output=True, text=True)
+    if mounted.returncode:
+        pytest.skip(f'cannot mount a tmpfs here: {mounted.stderr.strip()}')
+    try:
+        yield folder
+    finally:
+        # A log file the test's runner still holds open keeps the mount
+        # busy; it is then detached at once and freed when the file closes.
+        if subprocess.run(['umount', str(folder)], capture_output=True).returncode:
+            subprocess.run(['umount', '--lazy', str(folder)], check=True)

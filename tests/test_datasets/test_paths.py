@@ -1,5 +1,5 @@
-"""Dataset content checks: each kind of bad input gives its one line, and
-``data_check.skip_bad`` really leaves the bad samples out."""
+"""Where a dataset config reads its files, resolved as mmengine's datasets
+resolve them, and the check that they are there."""
 import os
 import re
 

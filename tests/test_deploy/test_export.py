@@ -4,7 +4,7 @@ import os.path as osp
 import numpy as np
 import pytest
 import torch
-from conftest import ROOT
+from conftest import ROOT, mount_tmpfs
 
 from fasternet_dense.apis.config import load_config
 from fasternet_dense.apis.inference import build_model
@@ -95,19 +95,9 @@ def test_whole_detector_export_points_to_mmdeploy(tmp_path, capsys):
 
 @pytest.fixture
 def read_only_folder(tmp_path):
-    """A read-only tmpfs mounted for the test (needs root, as CI here has;
-    root writes through permission bits, not through a read-only mount)."""
-    import subprocess
-    folder = tmp_path / 'ro'
-    folder.mkdir()
-    mounted = subprocess.run(['mount', '-t', 'tmpfs', '-o', 'ro,size=64k', 'tmpfs', str(folder)],
-                             capture_output=True, text=True)
-    if mounted.returncode:
-        pytest.skip(f'cannot mount a tmpfs here: {mounted.stderr.strip()}')
-    try:
-        yield folder
-    finally:
-        subprocess.run(['umount', str(folder)], check=True)
+    """A read-only tmpfs (root writes through permission bits, not through a
+    read-only mount)."""
+    yield from mount_tmpfs(tmp_path / 'ro', 'ro,size=64k')
 
 
 def test_export_to_a_read_only_file_system_is_one_line_before_any_work(read_only_folder,

@@ -1,4 +1,4 @@
-"""Checkpoint layouts (official, timm, native, mmdet 2.x detector), safe loading,
+"""Safe checkpoint loading (nothing pickled outside the allow-list runs),
 and damaged or foreign checkpoints refused by tools/test.py in one line."""
 import os.path as osp
 

@@ -1,12 +1,5 @@
-"""Crash safety and exact resume: whole-or-nothing checkpoints, the choice
-of checkpoint to resume from, per-position seeding, and end to end a toy
-training run killed with SIGKILL and resumed (``tools/train.py`` in
-subprocesses on CPU).
-
-Each is switched on by name in a config (``runner_type``,
-``custom_hooks``); importing the package leaves mmengine's functions as
-they are.
-"""
+"""What importing the package changes in mmengine (its checkpoint loading
+through torch's safe loader), and nothing else."""
 import subprocess
 import sys
 import warnings

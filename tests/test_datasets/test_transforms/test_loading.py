@@ -1,5 +1,5 @@
-"""An image that breaks during training is skipped, logged and counted; too
-many stop the run with the list, the last checkpoint intact."""
+"""The skipping image loader: loads as mmcv's does, and gives None for an
+image that is missing, truncated or undecodable, recording why."""
 import os
 import os.path as osp
 

@@ -1,12 +1,5 @@
-"""Crash safety and exact resume: whole-or-nothing checkpoints, the choice
-of checkpoint to resume from, per-position seeding, and end to end a toy
-training run killed with SIGKILL and resumed (``tools/train.py`` in
-subprocesses on CPU).
-
-Each is switched on by name in a config (``runner_type``,
-``custom_hooks``); importing the package leaves mmengine's functions as
-they are.
-"""
+"""Random draws that depend only on the training position, not on what
+ran before in the process."""
 import random
 
 import numpy as np

@@ -1,5 +1,5 @@
-"""An image that breaks during training is skipped, logged and counted; too
-many stop the run with the list, the last checkpoint intact."""
+"""Training goes on past an unreadable image, counted; too many stop the
+run with the list, the last checkpoint intact."""
 import json
 import os
 import os.path as osp

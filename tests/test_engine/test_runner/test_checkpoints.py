@@ -1,12 +1,6 @@
-"""Crash safety and exact resume: whole-or-nothing checkpoints, the choice
-of checkpoint to resume from, per-position seeding, and end to end a toy
-training run killed with SIGKILL and resumed (``tools/train.py`` in
-subprocesses on CPU).
-
-Each is switched on by name in a config (``runner_type``,
-``custom_hooks``); importing the package leaves mmengine's functions as
-they are.
-"""
+"""Which checkpoint a resume takes: the recorded one if complete, else the
+newest complete one in the work dir, never one outside it; one line when
+none is complete."""
 import os
 import shutil
 

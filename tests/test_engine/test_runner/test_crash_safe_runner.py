@@ -1,12 +1,6 @@
-"""Crash safety and exact resume: whole-or-nothing checkpoints, the choice
-of checkpoint to resume from, per-position seeding, and end to end a toy
-training run killed with SIGKILL and resumed (``tools/train.py`` in
-subprocesses on CPU).
-
-Each is switched on by name in a config (``runner_type``,
-``custom_hooks``); importing the package leaves mmengine's functions as
-they are.
-"""
+"""Whole-or-nothing checkpoints, a failed save in one line, and end to end
+a toy training killed with SIGKILL or SIGTERM and resumed to the weights
+of an uninterrupted run (``tools/train.py`` in subprocesses on CPU)."""
 import glob
 import os
 import os.path as osp
@@ -23,7 +17,7 @@ import cv2
 import numpy as np
 import pytest
 import torch
-from conftest import ROOT, config_path, fake_checkpoint
+from conftest import ROOT, config_path, fake_checkpoint, mount_tmpfs
 
 from fasternet_dense import safe_torch_load
 from fasternet_dense.cli.plot_log import find_scalar_files, plot_scalars, read_scalars
@@ -137,18 +131,8 @@ def test_a_failed_checkpoint_write_stops_with_one_line_and_keeps_the_last_one(
 
 @pytest.fixture
 def small_filesystem(tmp_path):
-    """A 1.6 MB tmpfs mounted for the test (needs root, as CI here has)."""
-    import subprocess
-    folder = tmp_path / 'small'
-    folder.mkdir()
-    mounted = subprocess.run(['mount', '-t', 'tmpfs', '-o', 'size=1600k', 'tmpfs', str(folder)],
-                             capture_output=True, text=True)
-    if mounted.returncode:
-        pytest.skip(f'cannot mount a tmpfs here: {mounted.stderr.strip()}')
-    try:
-        yield folder
-    finally:
-        subprocess.run(['umount', str(folder)], check=True)
+    """A 1.6 MB tmpfs mounted for the test."""
+    yield from mount_tmpfs(tmp_path / 'small', 'size=1600k')
 
 
 def test_a_full_small_filesystem_stops_the_save_with_one_line(small_filesystem):
