@@ -19,7 +19,7 @@ from mmengine.model import revert_sync_batchnorm
 from mmengine.registry import DefaultScope
 
 from ..models.utils.fusion import fuse_conv_bn
-from ..utils.errors import ConfigError, MissingFileError
+from ..utils.errors import MissingFileError, OptionError
 from ..utils.tasks import task_of, task_registries
 
 AMP_DTYPES = {'fp16': torch.float16, 'bf16': torch.bfloat16}
@@ -29,13 +29,28 @@ AMP_DTYPES = {'fp16': torch.float16, 'bf16': torch.bfloat16}
 DEPLOY_METHODS = ('switch_to_deploy', 'reparameterize')
 
 
+# The least value of each count a timing takes.
+_LEAST = dict(threads=1, iters=1, warmup=0, batch_size=1)
+
+
+def check_counts(**counts) -> None:
+    """Refuse a count that cannot be timed with (``iters=0``, a negative
+    ``warmup``, ``threads=0``) instead of replacing it; None passes."""
+    for name, value in counts.items():
+        if value is not None and value < _LEAST[name]:
+            default = (" (leave it out for torch's default, "
+                       f'{torch.get_num_threads()} here)' if name == 'threads' else '')
+            raise OptionError(name, f'{{option}} {value} is out of range: give {_LEAST[name]} '
+                              f'or more{default}.')
+
+
 def check_shape(shape: Optional[Sequence[int]], minimum: int = 32) -> Optional[Tuple[int, int]]:
     """Validate an ``(H, W)`` pair; ``None`` passes through."""
     if shape is None:
         return None
     shape = tuple(shape)
     if len(shape) != 2 or not all(isinstance(s, int) and s >= minimum for s in shape):
-        raise ConfigError(f'--shape takes two integers H W, each >= {minimum}; got '
+        raise OptionError('shape', f'{{option}} takes two integers H W, each >= {minimum}; got '
                           f'{" ".join(map(str, shape))}.')
     return shape
 

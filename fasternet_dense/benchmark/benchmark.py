@@ -12,15 +12,15 @@ from typing import Callable, Dict, List, Optional, Sequence
 
 import torch
 import torch.nn as nn
+from mmengine.analysis import parameter_count
 from mmengine.config import Config
 from mmengine.logging import MMLogger
 
-from mmengine.analysis import parameter_count
 from ..apis.config import load_config
-from ..apis.inference import (AMP_DTYPES, autocast, build_model, check_shape, fix_candidates,
-                              prepare_model)
+from ..apis.inference import (AMP_DTYPES, autocast, build_model, check_counts, check_shape,
+                              fix_candidates, prepare_model)
 from ..deploy.compare import output_difference, same_layout
-from ..utils.errors import ConfigError
+from ..utils.errors import OptionError
 from ..utils.tasks import task_of
 from .batches import make_test_batches
 from .complexity import backbone_flops
@@ -94,15 +94,17 @@ class Benchmark:
                  max_images: int = 16,
                  peak: bool = False):
         self.shape = check_shape(shape)
-        if batch_size < 1 or iters < 1 or warmup < 0:
-            raise ConfigError('--batch-size and --iters must be >= 1 and --warmup >= 0.')
+        check_counts(batch_size=batch_size, iters=iters, warmup=warmup)
         for spec in specs:
             if spec['amp'] is not None and spec['amp'] not in AMP_DTYPES:
-                raise ConfigError(f'--amp takes {" or ".join(AMP_DTYPES)}; got {spec["amp"]}.')
+                raise OptionError('amp', f'{{option}} takes {" or ".join(AMP_DTYPES)}; got '
+                                  f'{spec["amp"]}.')
         if peak and not backbone_only:
-            raise ConfigError('--peak compares FLOP rates and needs --backbone-only.')
+            raise OptionError('peak=True', '{option} compares FLOP rates of the backbone alone '
+                              '(backbone_only).')
         if device.startswith('cuda') and not torch.cuda.is_available():
-            raise ConfigError(f'--device {device} needs a CUDA GPU; none is available.')
+            raise OptionError('device', f'{{option}} {device} needs a CUDA GPU; none is '
+                              'available.')
         self.specs = [dict(spec) for spec in specs]
         self.device = device
         self.batch_size = batch_size
@@ -306,8 +308,7 @@ def benchmark_onnx(config: str, onnx_files: Sequence[str], checkpoint: Optional[
     from ..apis.inference import fuse_model
     from ..deploy.export import example_input, export_module
     from ..deploy.onnx_model import onnx_session, static_input_size
-    if iters < 1 or warmup < 0:
-        raise ConfigError('--iters must be >= 1 and --warmup >= 0.')
+    check_counts(iters=iters, warmup=warmup)
     cfg = load_config(config, cfg_options)
     with num_threads(threads):
         sessions = [onnx_session(f, torch.get_num_threads()) for f in onnx_files]

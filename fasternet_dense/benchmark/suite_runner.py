@@ -19,12 +19,12 @@ from typing import Callable, Dict, List, Optional, Sequence
 
 import torch
 import torch.nn as nn
+from mmengine.analysis import parameter_count
 from mmengine.logging import MMLogger
 
-from mmengine.analysis import parameter_count
-from ..apis.inference import build_model, deploy_model, fix_candidates, fuse_model
+from ..apis.inference import build_model, check_counts, deploy_model, fix_candidates, fuse_model
 from ..deploy.compare import output_difference
-from ..utils.errors import ConfigError
+from ..utils.errors import OptionError
 from .batches import make_test_batches
 from .complexity import backbone_flops, model_flops
 from .timing import device_sync, machine_info, num_threads, summarize, time_interleaved
@@ -187,9 +187,8 @@ def run_suite(name: str, rows: Sequence[dict], device: str = 'cpu',
         ``pair_speedup`` / ``paper_pair_speedup``.
     """
     if device.startswith('cuda') and not torch.cuda.is_available():
-        raise ConfigError(f'--device {device} needs a CUDA GPU; none is available.')
-    if iters < 1 or warmup < 0:
-        raise ConfigError('--iters must be >= 1 and --warmup >= 0.')
+        raise OptionError('device', f'{{option}} {device} needs a CUDA GPU; none is available.')
+    check_counts(iters=iters, warmup=warmup)
     gpu = device.startswith('cuda')
     whole = any(r.get('kind') == 'model' for r in rows)
     batch_size = batch_size or (32 if gpu and not whole else 1)

@@ -46,7 +46,7 @@ import torch.nn as nn
 from mmengine.config import Config
 
 from ..utils.config_utils import pipeline_steps
-from ..utils.errors import ConfigError
+from ..utils.errors import ConfigError, OptionError
 from .paper import OPERATOR_MAPS, OPERATORS, TABLE3, TABLE4, table1_row, table3_row, table4_row
 from .peers import FASTERNET, PEERS, UNAVAILABLE, build_backbone, build_peer, peer_backbone_cfg
 
@@ -396,7 +396,7 @@ def load_suite_file(path: str, shape: Optional[Tuple[int, int]] = None) -> List[
     whole models, the config's own test resize of a 1333x800 (detection) or
     512x512 (segmentation) image."""
     if not osp.isfile(path):
-        raise ConfigError(f'--suite {path}: no such suite or file; suites: '
+        raise OptionError('suite', f'{{option}} {path}: no such suite or file; suites: '
                           f'{", ".join(SUITES)}, or a .py/.yaml file listing configs.')
     if path.endswith(('.yaml', '.yml')):
         from mmengine.fileio import load
@@ -406,7 +406,8 @@ def load_suite_file(path: str, shape: Optional[Tuple[int, int]] = None) -> List[
         items = Config.fromfile(path).get('suite')
         items = items.to_dict() if hasattr(items, 'to_dict') else items
     else:
-        raise ConfigError(f'--suite {path}: a suite file is .py (suite = [...]) or .yaml.')
+        raise OptionError('suite', f'{{option}} {path}: a suite file is .py (suite = [...]) or '
+                          '.yaml.')
     if not isinstance(items, (list, tuple)) or not items:
         raise ConfigError(f'{path}: a suite file holds a non-empty list of entries '
                           '(.py: suite = [...]).')
@@ -434,10 +435,10 @@ def suite_rows(suite: str, shape: Optional[Sequence[int]] = None,
         return MODEL_SUITES[suite](shape, cfg_options)
     if cfg_options:
         if suite in SUITES:
-            raise ConfigError(f'--cfg-options applies to the suites of whole models '
+            raise OptionError('cfg_options', f'{{option}} applies to the suites of whole models '
                               f'({", ".join(MODEL_SUITES)}); {suite} times bare networks.')
-        raise ConfigError('--cfg-options applies to the named suites of whole models; in a '
-                          'suite file, give each entry its own cfg_options.')
+        raise OptionError('cfg_options', '{option} applies to the named suites of whole '
+                          'models; in a suite file, give each entry its own cfg_options.')
     if suite in SUITES:
         return SUITES[suite](shape)
     return load_suite_file(suite, shape)

@@ -5,17 +5,16 @@ import argparse
 import json
 from typing import Optional, Sequence
 
-import torch
 from mmengine.config import DictAction
 
 from ..apis.config import CONFIG_HELP, config_file
-from ..apis.inference import AMP_DTYPES
+from ..apis.inference import AMP_DTYPES, check_counts, check_shape
 from ..benchmark.benchmark import benchmark, benchmark_onnx
 from ..benchmark.formatting import format_benchmark, format_onnx_benchmark, format_suite
 from ..benchmark.plots import plot_suite
 from ..benchmark.suite_runner import run_suite
 from ..benchmark.suites import SUITES, suite_rows
-from ..utils.errors import ConfigError, run_tool
+from ..utils.errors import ConfigError, option_flags, run_tool
 from ..utils.fileio import atomic_write_text
 
 SEG_CONFIGS = tuple(
@@ -109,28 +108,11 @@ def _suite(args: argparse.Namespace) -> None:
         print(f'wrote {args.plot}')
 
 
-# The counts a benchmark takes, and the least value of each.
-_LEAST = (('threads', 1), ('iters', 1), ('warmup', 0), ('batch_size', 1))
-
-
-def _check_counts(args: argparse.Namespace) -> None:
-    """Refuse a count that cannot be timed with (``--threads 0``,
-    ``--iters 0``, a negative number) instead of replacing it."""
-    for name, least in _LEAST:
-        value = getattr(args, name)
-        if value is not None and value < least:
-            flag = '--' + name.replace('_', '-')
-            default = (' (leave it out for torch\'s default, '
-                       f'{torch.get_num_threads()} here)' if name == 'threads' else '')
-            raise ConfigError(f'{flag} {value} is out of range: give {least} or more{default}.')
-    if args.shape and min(args.shape) < 1:
-        raise ConfigError(f'--shape {args.shape[0]} {args.shape[1]} is out of range: give a '
-                          'height and width of 1 or more.')
-
-
 def _benchmark(argv: Optional[Sequence[str]]) -> None:
     args = benchmark_parser().parse_args(argv)
-    _check_counts(args)
+    check_counts(threads=args.threads, iters=args.iters, warmup=args.warmup,
+                 batch_size=args.batch_size)
+    check_shape(args.shape)
     if args.suite:
         return _suite(args)
     if not args.config:
@@ -163,7 +145,7 @@ def _benchmark(argv: Optional[Sequence[str]]) -> None:
 
 def benchmark_main(argv: Optional[Sequence[str]] = None) -> int:
     """``tools/benchmark.py``: print the timing table; exit 2 on bad input."""
-    return run_tool(_benchmark, argv)
+    return run_tool(_benchmark, argv, option_flags(benchmark_parser()))
 
 
 

@@ -10,7 +10,7 @@ from ..apis.config import CONFIG_HELP
 from ..benchmark.formatting import format_export
 from ..deploy.export import BLOCK_PATHS, ExportOptions, export_onnx
 from ..deploy.quantize import ACTIVATION_TYPES, CALIBRATION_METHODS, QuantizeOptions
-from ..utils.errors import run_tool
+from ..utils.errors import option_flags, run_tool
 
 
 # ----------------------------------------------------------------- export_onnx
@@ -66,7 +66,8 @@ def _export(argv: Optional[Sequence[str]]) -> None:
 def export_main(argv: Optional[Sequence[str]] = None) -> int:
     """``tools/export_onnx.py``: export, check and print a report; exit 2 on
     bad input."""
-    return run_tool(_export, argv)
+    return run_tool(_export, argv,
+                    option_flags(export_parser(), raw_input__False='--normalized-input'))
 
 
 

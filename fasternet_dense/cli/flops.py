@@ -8,7 +8,7 @@ from mmengine.config import DictAction
 from ..apis.config import CONFIG_HELP
 from ..benchmark.complexity import complexity
 from ..benchmark.formatting import FLOPS_NOTE, format_complexity, format_seg_peers
-from ..utils.errors import ConfigError, run_tool
+from ..utils.errors import ConfigError, option_flags, run_tool
 from .benchmark import SEG_CONFIGS
 
 
@@ -40,7 +40,7 @@ def _flops(argv: Optional[Sequence[str]]) -> None:
 
 def flops_main(argv: Optional[Sequence[str]] = None) -> int:
     """``tools/get_flops.py``: print the complexity table; exit 2 on bad input."""
-    return run_tool(_flops, argv)
+    return run_tool(_flops, argv, option_flags(flops_parser()))
 
 
 

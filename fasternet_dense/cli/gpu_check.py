@@ -18,7 +18,7 @@ import torch
 from ..benchmark.gpucheck import (ARCHS, LAYOUTS, PRECISIONS, exactness_lines, maskrcnn_pairs,
                                   pairs_lines, path_exactness, path_throughput, throughput_lines,
                                   write_report)
-from ..utils.errors import ConfigError, run_tool
+from ..utils.errors import ConfigError, option_flags, run_tool
 from ..utils.fileio import atomic_write_text
 
 
@@ -87,7 +87,7 @@ def _gpu_check(argv: Optional[Sequence[str]]) -> None:
 def gpu_check_main(argv: Optional[Sequence[str]] = None) -> int:
     """``tools/gpu_check.py``: run one step; exit 2 on bad input or a fast
     path outside its tolerance."""
-    return run_tool(_gpu_check, argv)
+    return run_tool(_gpu_check, argv, option_flags(gpu_check_parser()))
 
 
 __all__ = ['gpu_check_parser', 'gpu_check_main']

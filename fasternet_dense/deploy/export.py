@@ -31,7 +31,7 @@ from ..apis.config import load_config
 from ..apis.inference import build_model, check_shape, fuse_model
 from ..models.backbones.fasternet import use_fast_inference
 from ..utils.config_utils import pipeline_steps
-from ..utils.errors import ConfigError
+from ..utils.errors import ConfigError, OptionError
 from ..utils.tasks import task_of
 from .compare import output_difference, reference_copy
 from .onnx_model import INPUT_KEY, NORMALIZED_INPUT, RAW_INPUT
@@ -181,16 +181,17 @@ def export_onnx(config: str, out: str, checkpoint: Optional[str] = None,
     shape = check_shape(shape) or (whole_detector and _padded_test_size(cfg)) or \
         EXPORT_SHAPES[scope]
     if block_path not in BLOCK_PATHS:
-        raise ConfigError(f'--block-path takes {" or ".join(BLOCK_PATHS)}; got {block_path}.')
+        raise OptionError('block_path', f'{{option}} takes {" or ".join(BLOCK_PATHS)}; got '
+                          f'{block_path}.')
     if o.int8 is not None:
         o.int8.check()
     check_writable(out)
     if whole_detector and not raw_input:
-        raise ConfigError('A whole detector takes a 0-255 RGB image; leave out '
-                          '--normalized-input.')
+        raise OptionError('raw_input=False', 'A whole detector takes a 0-255 RGB image: '
+                          '{option} does not apply to it.')
     if whole_detector and dynamic:
-        raise ConfigError('A whole detector is exported for one input size (its test '
-                          'pipeline pads to it); leave out --dynamic.')
+        raise OptionError('dynamic=True', 'A whole detector is exported for one input size '
+                          '(its test pipeline pads to it): {option} does not apply to it.')
     model = build_model(cfg, checkpoint, 'cpu', seed=seed)
     module, names = export_module(model, scope, backbone_only, raw_input)
     reference = reference_copy(module)

@@ -24,7 +24,7 @@ import torch.nn.functional as F
 from mmengine.config import Config
 from mmengine.logging import MMLogger
 
-from ..utils.errors import ConfigError
+from ..utils.errors import OptionError
 from ..utils.tasks import task_of, task_registries
 from .wrappers import RawImageNormalizer
 
@@ -59,11 +59,13 @@ def check_options(calib: int, method: str = 'minmax', activation: str = 'uint8')
     """:class:`ConfigError` for a calibration size, method or activation
     type that quantisation does not take (checked before any export)."""
     if calib < 1:
-        raise ConfigError(f'--calib takes a number of images >= 1; got {calib}.')
+        raise OptionError('calib', f'{{option}} takes a number of images >= 1; got {calib}.')
     if method not in CALIBRATION_METHODS:
-        raise ConfigError(f'--calib-method takes {", ".join(CALIBRATION_METHODS)}; got {method}.')
+        raise OptionError('calib_method', f'{{option}} takes {", ".join(CALIBRATION_METHODS)}; '
+                          f'got {method}.')
     if activation not in ACTIVATION_TYPES:
-        raise ConfigError(f'--activations takes {" or ".join(ACTIVATION_TYPES)}; got {activation}.')
+        raise OptionError('activations', f'{{option}} takes {" or ".join(ACTIVATION_TYPES)}; '
+                          f'got {activation}.')
 
 
 def network_input(pre, bgr: torch.Tensor, raw_input: bool) -> torch.Tensor:

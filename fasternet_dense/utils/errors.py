@@ -10,12 +10,13 @@ from typing import Callable, Optional, Sequence
 
 
 def run_tool(main: Callable[[Optional[Sequence[str]]], None],
-             argv: Optional[Sequence[str]] = None) -> int:
+             argv: Optional[Sequence[str]] = None, flags: Optional[dict] = None) -> int:
     """Run a tool's ``main(argv)``: exit code 0, or 2 with the toolkit
     error's message as one ``error: ...`` line on stderr (a run stopped on a
     signal: one ``stopped: ...`` line from rank 0 and the signal's exit code;
     with ``argv`` None, the process's own command line, later SIGTERMs are
-    then ignored while it exits)."""
+    then ignored while it exits). ``flags`` maps the options an
+    :class:`OptionError` names to the tool's flags (:func:`option_flags`)."""
     try:
         main(argv)
     except TrainingStopped as err:
@@ -29,6 +30,10 @@ def run_tool(main: Callable[[Optional[Sequence[str]]], None],
             # request and must not turn the exit code into a kill.
             signal.signal(signal.SIGTERM, signal.SIG_IGN)
         return err.exit_code
+    except OptionError as err:
+        flag = (flags or {}).get(err.option)
+        print(f'error: {err.with_flag(flag) if flag else err}', file=sys.stderr)
+        return 2
     except FasterNetDenseError as err:
         print(f'error: {err}', file=sys.stderr)
         return 2
@@ -41,6 +46,41 @@ class FasterNetDenseError(Exception):
 
 class ConfigError(FasterNetDenseError, ValueError):
     """A config value is invalid (unknown arch, out-of-range index, ...)."""
+
+
+class OptionError(ConfigError):
+    """An option given a value it does not take. The message names the
+    option as the library calls it (``calib``, ``raw_input=False``); a tool
+    names its flag instead (``--calib``, ``--normalized-input``).
+
+    Args:
+        option: the option's name, or ``name=value`` for a switch.
+        template: the message, with ``{option}`` where the option is named.
+    """
+
+    def __init__(self, option: str, template: str):
+        self.option, self.template = option, template
+        super().__init__(template.format(option=option))
+
+    def with_flag(self, flag: str) -> str:
+        """The message naming the tool's ``flag``."""
+        return self.template.format(option=flag)
+
+
+def option_flags(parser, **extra: str) -> dict:
+    """The flags of an ``argparse`` parser by the option names the library
+    uses: ``dest`` for every flag, ``dest=True`` for a switch; ``extra``
+    adds names that differ (``raw_input=False`` for ``--normalized-input``)."""
+    flags = {}
+    for action in parser._actions:  # argparse keeps no public list of them
+        if not action.option_strings:
+            continue
+        flag = max(action.option_strings, key=len)
+        flags[action.dest] = flag
+        if action.const is True and action.nargs == 0:
+            flags[f'{action.dest}=True'] = flag
+    flags.update({option.replace('__', '='): flag for option, flag in extra.items()})
+    return flags
 
 
 class CheckpointMismatchError(FasterNetDenseError, ValueError):

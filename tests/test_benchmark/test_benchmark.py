@@ -23,7 +23,7 @@ from fasternet_dense.benchmark.timing import summarize
 from fasternet_dense.cli.benchmark import benchmark_main
 from fasternet_dense.cli.flops import flops_main
 from fasternet_dense.models.backbones.fasternet import reference_forward
-from fasternet_dense.utils.errors import ConfigError
+from fasternet_dense.utils.errors import ConfigError, OptionError
 
 from conftest import ROOT
 
@@ -104,9 +104,14 @@ def test_flop_count_leaves_the_fast_path_on():
     assert blocks and all(m.fast_inference for m in blocks)
 
 
-def test_peak_needs_backbone_mode():
-    with pytest.raises(ConfigError, match='--peak'):
+def test_peak_needs_backbone_mode(capsys):
+    """The library names its own option; the tool names its flag."""
+    with pytest.raises(OptionError, match=r'^peak=True compares FLOP rates of the backbone '
+                       r'alone \(backbone_only\)\.$'):
         benchmark(SEG_T0, peak=True)
+    assert benchmark_main([SEG_T0, '--peak']) == 2
+    assert capsys.readouterr().err.strip() == (
+        'error: --peak compares FLOP rates of the backbone alone (backbone_only).')
 
 
 @pytest.mark.parametrize('channels_last', [False, True])
@@ -171,7 +176,7 @@ def test_bad_input_is_a_one_line_error(capsys):
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 3 and all(line.startswith('error: ') for line in err)
     assert '--shape' in err[0] and 'not found' in err[1]
-    with pytest.raises(ConfigError, match='--amp'):
+    with pytest.raises(OptionError, match='^amp takes fp16 or bf16; got fp8'):
         benchmark(SEG_T0, backbone_only=True, amp='fp8')
 
 
@@ -214,7 +219,7 @@ def test_whole_segmentor_flops_are_the_sum_of_its_parts_counted_alone():
     (['--iters', '0'], '--iters 0 is out of range: give 1 or more.'),
     (['--warmup', '-1'], '--warmup -1 is out of range: give 0 or more.'),
     (['--batch-size', '0'], '--batch-size 0 is out of range: give 1 or more.'),
-    (['--shape', '0', '64'], '--shape 0 64 is out of range'),
+    (['--shape', '0', '64'], '--shape takes two integers H W, each >= 32; got 0 64.'),
 ])
 def test_benchmark_refuses_counts_it_cannot_time_with(capsys, args, message):
     """Each is refused in one line before any model is built, instead of

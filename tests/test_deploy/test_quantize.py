@@ -14,6 +14,7 @@ from fasternet_dense.apis.inference import build_model
 from fasternet_dense.datasets.toydata import make_toy_ade
 from fasternet_dense.deploy.export import ExportOptions, export_onnx, fp32_name
 from fasternet_dense.deploy.quantize import QuantizeOptions, calibration_images, cosine
+from fasternet_dense.utils.errors import OptionError
 
 TOY_SEG = config_path('semfpn_fasternet_t0_toyade.py')
 TOY_RTMDET = config_path('rtmdet_fasternet_t0_toycoco.py')
@@ -202,6 +203,28 @@ def test_calibration_size_must_be_positive(tmp_path):
                                '--shape', '64', '64', '--int8', '--calib', '0'))
     assert '--calib takes a number of images >= 1' in line
     assert not list(tmp_path.iterdir())  # refused before anything was written
+    with pytest.raises(OptionError, match=r'^calib takes a number of images >= 1; got 0\.$'):
+        QuantizeOptions(calib=0).check()
+    with pytest.raises(OptionError, match=r'^activations takes uint8 or int8; got fp8\.$'):
+        QuantizeOptions(activations='fp8').check()
+
+
+def test_options_a_whole_detector_does_not_take_are_named_by_library_and_tool(tmp_path,
+                                                                             capsys):
+    from fasternet_dense.cli import export_main
+    with pytest.raises(OptionError, match=r'^A whole detector takes a 0-255 RGB image: '
+                       r'raw_input=False does not apply to it\.$'):
+        export_onnx(TOY_RTMDET, str(tmp_path / 'd.onnx'), options=ExportOptions(raw_input=False))
+    assert export_main([TOY_RTMDET, '--out', str(tmp_path / 'd.onnx'), '--dynamic']) == 2
+    assert capsys.readouterr().err.strip() == (
+        'error: A whole detector is exported for one input size (its test pipeline pads to '
+        'it): --dynamic does not apply to it.')
+    assert export_main([TOY_RTMDET, '--out', str(tmp_path / 'd.onnx'),
+                        '--normalized-input']) == 2
+    assert capsys.readouterr().err.strip() == (
+        'error: A whole detector takes a 0-255 RGB image: --normalized-input does not apply '
+        'to it.')
+    assert not list(tmp_path.iterdir())
 
 
 RETINANET_T0 = """
