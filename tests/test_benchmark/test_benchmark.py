@@ -23,7 +23,7 @@ from fasternet_dense.benchmark.timing import summarize
 from fasternet_dense.cli.benchmark import benchmark_main
 from fasternet_dense.cli.flops import flops_main
 from fasternet_dense.models.backbones.fasternet import reference_forward
-from fasternet_dense.utils.errors import ConfigError, OptionError
+from fasternet_dense.utils.errors import OptionError
 
 from conftest import ROOT
 
