@@ -8,7 +8,8 @@ import torch
 from conftest import (as_argv, config_path, native_to_official, run_distributed, run_tool,
                       toy_coco_options)
 
-from fasternet_dense import cli
+from fasternet_dense.cli.test import prepare_test_config
+from fasternet_dense.cli.test import test_parser as tool_parser
 from fasternet_dense.apis.config import build_runner, load_config
 from fasternet_dense.datasets.toydata import make_toy_coco
 
@@ -71,9 +72,9 @@ def test_test_tool_takes_an_official_mmdet2_checkpoint(toy_coco, tmp_path):
     torch.save({'state_dict': state, 'meta': {'CLASSES': ('circle', 'square', 'triangle'),
                                               'mmdet_version': '2.25.0', 'epoch': 12}}, path)
 
-    args = cli.test_parser().parse_args(
+    args = tool_parser().parse_args(
         [CONFIG, str(path), '--work-dir', str(tmp_path / 'test'), *as_argv(options)])
-    runner = build_runner(cli.prepare_test_config(args))
+    runner = build_runner(prepare_test_config(args))
     records = Records()
     runner.logger.addHandler(records)
     try:
