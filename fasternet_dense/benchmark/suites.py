@@ -4,7 +4,7 @@ user's own machine.
 A suite is a list of rows. Each row builds one network (a backbone, or a
 stack of operators) and names the input it runs on, the paper's figures for
 it and the FasterNet row it is compared with. :func:`suite_rows` gives the
-rows of a named suite or of a user's suite file; :mod:`.suite_bench` times
+rows of a named suite or of a user's suite file; :mod:`.suite_runner` times
 them.
 
 Suites:

@@ -346,8 +346,8 @@ def test_suite_command_writes_table_json_and_picture(tmp_path):
 def test_a_stopped_suite_run_keeps_the_rounds_it_timed(tmp_path, monkeypatch):
     """--json is rewritten after every round: a run killed in round 3
     leaves a readable file with the two rounds before it."""
-    import fasternet_dense.benchmark.suite_runner as suite_bench
-    real = suite_bench.time_interleaved
+    import fasternet_dense.benchmark.suite_runner as suite_runner
+    real = suite_runner.time_interleaved
 
     def killed_in_round_three(steps, iters, warmup, sync, on_round):
         seen = []
@@ -360,7 +360,7 @@ def test_a_stopped_suite_run_keeps_the_rounds_it_timed(tmp_path, monkeypatch):
 
         return real(steps, iters, warmup, sync, record)
 
-    monkeypatch.setattr(suite_bench, 'time_interleaved', killed_in_round_three)
+    monkeypatch.setattr(suite_runner, 'time_interleaved', killed_in_round_three)
     suite, out = tmp_path / 'two.yaml', tmp_path / 'two.json'
     suite.write_text('- peer: FasterNet-T0\n- {peer: MobileNetV2, pair: FasterNet-T0}\n')
     with pytest.raises(KeyboardInterrupt):

@@ -28,7 +28,7 @@ def test_data_paths_resolve_as_mmengine_datasets_do(data_root, prefix):
     assert data_folder(config, 'seg_map_path', default='') == dataset.data_prefix['seg_map_path']
 
 
-def test_preflight_checks_the_data_root_behind_an_empty_prefix(tmp_path):
+def test_the_path_check_reads_the_data_root_behind_an_empty_prefix(tmp_path):
     ann_file = tmp_path / 'train.json'
     ann_file.write_text('{}')
     dataset = dict(type='CocoDataset', data_root=str(tmp_path / 'coco'), ann_file=str(ann_file),
@@ -43,7 +43,7 @@ def test_preflight_checks_the_data_root_behind_an_empty_prefix(tmp_path):
     check_datasets(cfg, ('train_dataloader', ))
 
 
-def test_preflight_leaves_remote_data_to_the_dataset():
+def test_the_path_check_leaves_remote_data_to_the_dataset():
     dataset = dict(type='CocoDataset', data_root='s3://bucket/coco/',
                    ann_file='annotations/instances_train2017.json',
                    data_prefix=dict(img='train2017/'))
