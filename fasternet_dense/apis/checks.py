@@ -52,8 +52,6 @@ def check_pretrained(cfg: Config) -> None:
 _PER_OUTPUT_NECKS = ('FPN', 'PAFPN', 'NASFPN', 'FPN_CARAFE', 'ChannelMapper', 'MultiLevelNeck')
 
 
-
-
 def _cfg_list(values) -> str:
     """A list as ``--cfg-options`` takes it: ``[40,80,160,320]``."""
     return '[' + ','.join(str(v) for v in values) + ']'
@@ -250,4 +248,3 @@ def check_checkpoint_fits(model, path: str) -> None:
         f'neck and heads (missing or of another shape): {listed}; it looks like '
         f'{checkpoint_kind(state)}. Pass a checkpoint of this config, or '
         '--allow-partial-checkpoint to evaluate it anyway.')
-

@@ -107,6 +107,5 @@ def build_runner(cfg: Config):
     return Runner.from_cfg(cfg)
 
 
-
 __all__ = ['CONFIG_DIR', 'CONFIG_HELP', 'config_file', 'resolve_config_path', 'load_config',
            'build_runner', 'replace_type']

@@ -166,6 +166,5 @@ def autocast(device: str, amp: Optional[str]):
     return torch.autocast(device_type=device.split(':')[0], dtype=AMP_DTYPES[amp])
 
 
-
 __all__ = ['AMP_DTYPES', 'DEPLOY_METHODS', 'check_shape', 'build_model', 'fix_candidates',
            'fuse_model', 'deploy_model', 'prepare_model', 'autocast']

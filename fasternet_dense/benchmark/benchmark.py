@@ -286,8 +286,6 @@ def benchmark(config: str,
     return Benchmark(specs, **settings).run()
 
 
-
-
 def benchmark_onnx(config: str, onnx_files: Sequence[str], checkpoint: Optional[str] = None,
                    cfg_options: Optional[dict] = None, backbone_only: bool = False,
                    shape: Optional[Sequence[int]] = None, iters: int = 50, warmup: int = 10,

@@ -175,7 +175,6 @@ def format_export(result: Dict[str, object]) -> str:
     return '\n'.join(lines)
 
 
-
 def _opt(value, fmt: str) -> str:
     """``value`` formatted, or ``-`` in the same width when there is none."""
     width = ''.join(c for c in fmt.split('.')[0] if c.isdigit())

@@ -148,5 +148,4 @@ def benchmark_main(argv: Optional[Sequence[str]] = None) -> int:
     return run_tool(_benchmark, argv, option_flags(benchmark_parser()))
 
 
-
 __all__ = ['benchmark_main', 'benchmark_parser']

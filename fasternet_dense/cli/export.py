@@ -70,5 +70,4 @@ def export_main(argv: Optional[Sequence[str]] = None) -> int:
                     option_flags(export_parser(), raw_input__False='--normalized-input'))
 
 
-
 __all__ = ['export_main', 'export_parser']

@@ -43,5 +43,4 @@ def flops_main(argv: Optional[Sequence[str]] = None) -> int:
     return run_tool(_flops, argv, option_flags(flops_parser()))
 
 
-
 __all__ = ['flops_main', 'flops_parser']

@@ -105,4 +105,3 @@ def format_metrics(metrics: dict) -> str:
 
 def test_main(argv: Optional[Sequence[str]] = None) -> int:
     return run_tool(_test, argv)
-

@@ -83,4 +83,3 @@ def _train(argv: Optional[Sequence[str]]) -> None:
 
 def train_main(argv: Optional[Sequence[str]] = None) -> int:
     return run_tool(_train, argv)
-

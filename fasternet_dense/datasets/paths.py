@@ -98,4 +98,3 @@ def check_datasets(cfg: Config, loaders: Tuple[str, ...]) -> None:
                     f'{name} {what} {path} not found ({loader}). Put the data there (the '
                     'README shows the COCO and ADE20K layouts) or point the config at it, '
                     f'e.g. --cfg-options {key}=PATH.')
-

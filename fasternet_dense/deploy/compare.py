@@ -40,5 +40,4 @@ def output_difference(outputs, references) -> Optional[Dict[str, float]]:
     return dict(max_abs_diff=diff, max_abs_ref=ref, relative=diff / ref if ref else diff)
 
 
-
 __all__ = ['reference_copy', 'same_layout', 'output_difference']

@@ -302,6 +302,5 @@ def detection_difference(got, expected) -> Dict[str, object]:
     return result
 
 
-
 __all__ = ['export_onnx', 'export_module', 'example_input', 'fp32_name', 'detection_difference',
            'weight_bytes', 'EXPORT_SHAPES', 'BLOCK_PATHS']

@@ -141,7 +141,6 @@ class DetectorForExport(nn.Module):
         return boxes[keep][order], best_scores[real], labels[keep][order]
 
 
-
 class SegmentorForExport(nn.Module):
     """A mmseg ``EncoderDecoder`` as ``image -> seg logits``.
 
@@ -165,7 +164,6 @@ class SegmentorForExport(nn.Module):
         logits = self.segmentor.decode_head(self.segmentor.extract_feat(x))
         return F.interpolate(logits, size=image.shape[-2:], mode='bilinear',
                              align_corners=self.align_corners)
-
 
 
 class RawImageNormalizer(nn.Module):

@@ -99,4 +99,3 @@ def load_http(filename: str, map_location=None, model_dir=None, progress: bool =
     if world_size > 1:
         barrier()
     return safe_torch_load(cached, map_location)
-

@@ -22,5 +22,4 @@ def init_process_group(cfg: Config) -> None:
     init_dist(launcher, **(cfg.get('env_cfg') or {}).get('dist_cfg', {}))
 
 
-
 __all__ = ['init_process_group']

@@ -148,4 +148,3 @@ def publish(written: str, path: str) -> None:
 def atomic_write_text(text: str, path: str) -> None:
     """:func:`atomic_write_bytes` for UTF-8 text."""
     atomic_write_bytes(text.encode('utf-8'), path)
-

@@ -112,5 +112,3 @@ def test_config_errors_come_before_missing_data(tmp_path, capsys, tool):
         'error: model.neck.in_channels [40, 80, 160, 320] do not match FasterNet-M '
         'outputs [144, 288, 576, 1152]; set model.neck.in_channels=[144,288,576,1152]'
         ' (or change the backbone arch / out_indices).')
-
-

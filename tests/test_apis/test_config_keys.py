@@ -12,6 +12,8 @@ from fasternet_dense.datasets.toydata import make_toy_ade
 SEG_CONFIG = config_path('semfpn_fasternet_t0_toyade.py')
 
 # ------------------------------------------------------ keys nothing takes
+
+
 @pytest.mark.parametrize('option, message', [
     ('train_cfgg.max_iters=2', "Config key train_cfgg is not taken by this config nor "
      "mmengine's Runner; did you mean train_cfg?"),

@@ -25,7 +25,6 @@ def test_evaluating_a_file_that_is_not_onnx_is_one_line(tmp_path, capsys):
                              'checkpoint.')
 
 
-
 def test_a_missing_file_and_a_two_stage_detector_are_refused(tmp_path):
     with pytest.raises(MissingFileError, match='not found; write one with tools/export_onnx.py'):
         check_onnx_file(str(tmp_path / 'none.onnx'))

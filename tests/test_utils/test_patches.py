@@ -72,5 +72,3 @@ def test_http_checkpoints_are_downloaded_by_rank_zero_while_others_wait(rank, tm
     state = load_http(url, model_dir=str(tmp_path))
     assert torch.equal(state['w'], torch.ones(2))
     assert events == ([('download', url), ('barrier', )] if rank == 0 else [('barrier', )])
-
-

@@ -66,5 +66,4 @@ class LoadImageFromFileOrSkip(LoadImageFromFile):
         return None
 
 
-
 __all__ = ['LoadImageFromFileOrSkip', 'record_path']

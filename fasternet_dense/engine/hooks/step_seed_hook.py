@@ -24,6 +24,7 @@ from mmengine.registry import HOOKS
 # The streams a position is counted in.
 _EPOCH, _ITER, _FETCH = 0, 1, 2
 
+
 def reseed(base_seed: int, stream: int, position: int) -> None:
     """Seed ``random``, ``numpy.random`` and torch (CPU and CUDA) from
     ``(base_seed, stream, position)``; distinct triples give unrelated
@@ -100,4 +101,3 @@ class StepSeedHook(Hook):
 
     def before_train_iter(self, runner, batch_idx: int, data_batch=None) -> None:
         reseed(self._base, _ITER, runner.iter)
-

@@ -152,5 +152,4 @@ class UnreadableImageHook(Hook):
             pass
 
 
-
 __all__ = ['UnreadableImageHook']

@@ -167,4 +167,3 @@ def find_resumable_checkpoint(work_dir: str) -> Optional[str]:
     raise MissingFileError(
         f'Cannot resume the run in {work_dir}: no complete checkpoint ({listed}). '
         'Start the run again without --resume, or pass a good checkpoint with --resume PATH.')
-

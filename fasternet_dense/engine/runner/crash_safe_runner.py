@@ -174,8 +174,6 @@ def _state_bytes(runner) -> int:
     return sum(t.numel() * t.element_size() for t in tensors if isinstance(t, torch.Tensor))
 
 
-
-
 # torch's checkpoint writer turns a failed write into a RuntimeError from its
 # zip container ("[enforce fail at inline_container.cc:672] . unexpected pos").
 _TORCH_WRITE_FAILURE = ('inline_container', 'PytorchStreamWriter', 'file write failed')
@@ -214,6 +212,3 @@ def write_failure_message(path: str, err: BaseException, work_dir: str, needed: 
                 'and start the run again')
     return (f'Could not write checkpoint {path}: {reason}. It needs about {_mb(needed)}; '
             f'{_mb(free)} free in {folder}; {kept}.')
-
-
-

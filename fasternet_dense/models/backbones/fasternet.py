@@ -660,4 +660,3 @@ def load_pretrained_state_dict(path: str) -> Dict[str, torch.Tensor]:
     elif all(k.startswith('model.') for k in state_dict):
         state_dict = _strip(state_dict, 'model.')
     return state_dict
-

@@ -446,5 +446,3 @@ def test_no_images_found(ade, tmp_path):
     cfg = ade_cfg(ade, tmp_path / 'work', skip_bad=True)
     cfg.train_dataloader.dataset.img_suffix = '.tif'
     assert re.search(r'no samples found in .*images/training', error_of(cfg))
-
-

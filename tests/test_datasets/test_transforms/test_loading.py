@@ -46,5 +46,3 @@ def test_unreadable_images_give_none_and_are_recorded(tmp_path, record, name, ho
     (line, ) = open(record).read().splitlines()
     file, why = line.split('\t')
     assert file == path and why.startswith(reason)
-
-

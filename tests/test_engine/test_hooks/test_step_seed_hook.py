@@ -43,5 +43,3 @@ def test_step_seeds_do_not_depend_on_history():
     other = torch.rand(3).tolist()
     reseed(7, 1, 4)
     assert torch.rand(3).tolist() != other
-
-

@@ -137,5 +137,3 @@ def test_cli_resume_errors_are_one_line(tmp_path, capsys):
     err = capsys.readouterr().err.strip().splitlines()[-1]
     assert err.startswith(f'error: Cannot resume from {work / "iter_2.pth"}: the checkpoint '
                           'is truncated or corrupt')
-
-

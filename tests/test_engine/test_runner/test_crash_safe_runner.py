@@ -28,8 +28,6 @@ from fasternet_dense.utils.fileio import remove_stale_temp_files
 SEG_CONFIG = config_path('semfpn_fasternet_t0_toyade.py')
 
 
-
-
 # ------------------------------------------------------------ atomic saving
 TINY_RUNNER = """
 import sys, torch

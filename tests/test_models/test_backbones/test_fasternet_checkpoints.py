@@ -150,5 +150,3 @@ def test_missing_pretrained_file_says_where_and_how(tmp_path):
                                           checkpoint=str(tmp_path / 'nope.pth')))
     with pytest.raises(FileNotFoundError, match='nope.pth not found.*init_cfg=None'):
         model.init_weights()
-
-
