@@ -184,3 +184,17 @@ def mount_tmpfs(folder, options: str):
         # busy; it is then detached at once and freed when the file closes.
         if subprocess.run(['umount', str(folder)], capture_output=True).returncode:
             subprocess.run(['umount', '--lazy', str(folder)], check=True)
+
+
+def brief_training(config: str, options: dict, work_dir, metric: str, window: int):
+    """Train ``config`` with ``options`` from initialised weights, validating
+    before and after: ``(metric untrained, metric trained, mean of the first
+    ``window`` losses, mean of the last ``window``)``."""
+    from fasternet_dense.apis.config import build_runner, load_config
+    runner = build_runner(load_config(config, options, str(work_dir)))
+    runner.model.init_weights()
+    untrained = runner.val()[metric]
+    runner.train()
+    trained = runner.val()[metric]
+    losses = runner.message_hub.get_scalar('train/loss').data[0]
+    return untrained, trained, losses[:window].mean(), losses[-window:].mean()

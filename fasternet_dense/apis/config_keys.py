@@ -95,9 +95,11 @@ def project_sections() -> dict:
 
 
 # ------------------------------------------------------ what a type accepts
-def _init_tree(init) -> Optional[ast.AST]:
+def _source_tree(obj) -> Optional[ast.AST]:
+    """The syntax tree of a function's or module's source, or None when it
+    cannot be read."""
     try:
-        return ast.parse(textwrap.dedent(inspect.getsource(init)))
+        return ast.parse(textwrap.dedent(inspect.getsource(obj)))
     except (OSError, TypeError, SyntaxError):
         return None
 
@@ -109,7 +111,7 @@ def _next_in_chain(obj: type, klass: type, init, name: str):
     ``super(X, self)``, ``Base`` for ``Base.__init__(self, **name)``.
     None when the keywords go nowhere else (kept, or passed to another
     callable), ``...`` when the source cannot be read."""
-    tree = _init_tree(init)
+    tree = _source_tree(init)
     if tree is None:
         return ...
     mro = obj.__mro__
@@ -184,10 +186,8 @@ def _module_keys(module_name: str) -> frozenset:
     """Keys a module's code takes out of config dicts itself:
     ``x.pop('key')``, ``x.get('key')``, ``x.setdefault('key')``."""
     import sys
-    module = sys.modules.get(module_name)
-    try:
-        tree = ast.parse(inspect.getsource(module))
-    except (OSError, TypeError, SyntaxError):
+    tree = _source_tree(sys.modules.get(module_name))
+    if tree is None:
         return frozenset()
     return frozenset(
         node.args[0].value for node in ast.walk(tree)

@@ -67,7 +67,7 @@ def export_main(argv: Optional[Sequence[str]] = None) -> int:
     """``tools/export_onnx.py``: export, check and print a report; exit 2 on
     bad input."""
     return run_tool(_export, argv,
-                    option_flags(export_parser(), raw_input__False='--normalized-input'))
+                    option_flags(export_parser(), {'raw_input=False': '--normalized-input'}))
 
 
 __all__ = ['export_main', 'export_parser']

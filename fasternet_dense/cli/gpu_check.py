@@ -15,6 +15,7 @@ from typing import Optional, Sequence
 
 import torch
 
+from ..apis.inference import check_counts
 from ..benchmark.gpucheck import (ARCHS, LAYOUTS, PRECISIONS, exactness_lines, maskrcnn_pairs,
                                   pairs_lines, path_exactness, path_throughput, throughput_lines,
                                   write_report)
@@ -54,8 +55,7 @@ def _gpu_check(argv: Optional[Sequence[str]]) -> None:
     if timed and args.device.startswith('cuda') and not torch.cuda.is_available():
         raise ConfigError(f'--device {args.device} needs a CUDA GPU and a CUDA build of torch; '
                           'none is available (use --device cpu for a dry run).')
-    if args.batch_size < 1 or args.iters < 1 or args.warmup < 0:
-        raise ConfigError('--batch-size and --iters must be >= 1 and --warmup >= 0.')
+    check_counts(batch_size=args.batch_size, iters=args.iters, warmup=args.warmup)
     os.makedirs(args.out, exist_ok=True)
     if args.step == 'backbone':
         shape = args.shape or (224, 224)

@@ -67,10 +67,10 @@ class OptionError(ConfigError):
         return self.template.format(option=flag)
 
 
-def option_flags(parser, **extra: str) -> dict:
+def option_flags(parser, extra: Optional[dict] = None) -> dict:
     """The flags of an ``argparse`` parser by the option names the library
     uses: ``dest`` for every flag, ``dest=True`` for a switch; ``extra``
-    adds names that differ (``raw_input=False`` for ``--normalized-input``)."""
+    adds names that differ (``{'raw_input=False': '--normalized-input'}``)."""
     flags = {}
     for action in parser._actions:  # argparse keeps no public list of them
         if not action.option_strings:
@@ -79,7 +79,7 @@ def option_flags(parser, **extra: str) -> dict:
         flags[action.dest] = flag
         if action.const is True and action.nargs == 0:
             flags[f'{action.dest}=True'] = flag
-    flags.update({option.replace('__', '='): flag for option, flag in extra.items()})
+    flags.update(extra or {})
     return flags
 
 

@@ -5,12 +5,12 @@ import os
 
 import pytest
 import torch
-from conftest import (as_argv, config_path, native_to_official, run_distributed, run_tool,
-                      toy_coco_options)
+from conftest import (as_argv, brief_training, config_path, native_to_official, run_distributed,
+                      run_tool, toy_coco_options)
 
+from fasternet_dense.apis.config import build_runner, load_config
 from fasternet_dense.cli.test import prepare_test_config
 from fasternet_dense.cli.test import test_parser as tool_parser
-from fasternet_dense.apis.config import build_runner, load_config
 from fasternet_dense.datasets.toydata import make_toy_coco
 
 CONFIG = config_path('maskrcnn_fasternet_t0_toycoco.py')
@@ -40,14 +40,8 @@ def test_brief_training_lowers_loss_and_beats_untrained_map(toy_coco, tmp_path):
         'train_cfg.max_epochs': 12, 'train_cfg.val_interval': 12,
         'param_scheduler.1.milestones': [10], 'param_scheduler.1.end': 12,
         'default_hooks.checkpoint.interval': 12, 'randomness.seed': 0})
-    cfg = load_config(CONFIG, options, str(tmp_path))
-    runner = build_runner(cfg)
-    runner.model.init_weights()
-    untrained = runner.val()['coco/bbox_mAP']
-    runner.train()
-    trained = runner.val()['coco/bbox_mAP']
-    losses = runner.message_hub.get_scalar('train/loss').data[0]
-    first, last = losses[:5].mean(), losses[-5:].mean()
+    untrained, trained, first, last = brief_training(CONFIG, options, tmp_path,
+                                                     'coco/bbox_mAP', window=5)
     assert last < 0.6 * first, (first, last)
     assert trained > untrained + 0.05, (untrained, trained)
 

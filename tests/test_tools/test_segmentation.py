@@ -8,8 +8,8 @@ import time
 
 import pytest
 import torch
-from conftest import (ROOT, as_argv, assert_names_the_s_imagenet_download, config_path, error_line,
-                      loader_options, run_distributed, run_tool)
+from conftest import (ROOT, as_argv, assert_names_the_s_imagenet_download, brief_training,
+                      config_path, error_line, loader_options, run_distributed, run_tool)
 from mmengine.config import Config
 
 from fasternet_dense import FasterNet
@@ -103,14 +103,8 @@ def test_brief_training_lowers_loss_and_beats_untrained_miou(toy_ade, tmp_path):
         'param_scheduler.0.end': 10, 'param_scheduler.1.begin': 10,
         'param_scheduler.1.end': 150, 'default_hooks.checkpoint.interval': 150,
         'randomness.seed': 0})
-    cfg = load_config(TOY_CONFIG, options, str(tmp_path))
-    runner = build_runner(cfg)
-    runner.model.init_weights()
-    untrained = runner.val()['mIoU']
-    runner.train()
-    trained = runner.val()['mIoU']
-    losses = runner.message_hub.get_scalar('train/loss').data[0]
-    first, last = losses[:10].mean(), losses[-10:].mean()
+    untrained, trained, first, last = brief_training(TOY_CONFIG, options, tmp_path, 'mIoU',
+                                                     window=10)
     assert last < 0.7 * first, (first, last)
     assert trained > untrained + 10, (untrained, trained)  # mmseg reports percent
 

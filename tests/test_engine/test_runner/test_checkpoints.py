@@ -79,18 +79,25 @@ def test_record_with_a_relative_path_from_elsewhere(tmp_path):
     assert find_resumable_checkpoint(str(tmp_path)) == str(tmp_path / 'iter_4.pth')
 
 
-def test_a_copied_work_dir_resumes_from_its_own_files(tmp_path):
-    """``cp -a W W2``: W2's record names W's files. The resume reads W2's
-    file of that name; without one it warns and takes W2's newest, never
-    W's."""
-    from mmengine.logging import MMLogger
-    logger = MMLogger.get_instance('copied_work_dir_test', log_file=str(tmp_path / 'log.txt'))
+def _copied_work_dir(tmp_path):
+    """``cp -a W W2`` of a run with iter_2.pth and iter_4.pth, W's
+    ``last_checkpoint`` naming W/iter_4.pth; returns ``(W, W2)``."""
     original, copy = tmp_path / 'W', tmp_path / 'W2'
     original.mkdir()
     for step in (2, 4):
         fake_checkpoint(original / f'iter_{step}.pth', step)
     (original / 'last_checkpoint').write_text(str(original / 'iter_4.pth'))
     shutil.copytree(original, copy)
+    return original, copy
+
+
+def test_a_copied_work_dir_resumes_from_its_own_files(tmp_path):
+    """``cp -a W W2``: W2's record names W's files. The resume reads W2's
+    file of that name; without one it warns and takes W2's newest, never
+    W's."""
+    from mmengine.logging import MMLogger
+    logger = MMLogger.get_instance('copied_work_dir_test', log_file=str(tmp_path / 'log.txt'))
+    original, copy = _copied_work_dir(tmp_path)
     assert find_resumable_checkpoint(str(copy)) == str(copy / 'iter_4.pth')
     os.remove(copy / 'iter_4.pth')
     assert find_resumable_checkpoint(str(copy)) == str(copy / 'iter_2.pth')
@@ -106,12 +113,7 @@ def test_a_copied_work_dir_resumes_from_its_own_files(tmp_path):
 def test_the_resume_check_of_a_copied_work_dir_settles_on_its_own_file(tmp_path):
     """The user's steps: ``cp -a W W2; rm W2/iter_4.pth; tools/train.py ...
     --work-dir W2 --resume`` settles on W2's iter_2.pth."""
-    original, copy = tmp_path / 'W', tmp_path / 'W2'
-    original.mkdir()
-    for step in (2, 4):
-        fake_checkpoint(original / f'iter_{step}.pth', step)
-    (original / 'last_checkpoint').write_text(str(original / 'iter_4.pth'))
-    shutil.copytree(original, copy)
+    _, copy = _copied_work_dir(tmp_path)
     os.remove(copy / 'iter_4.pth')
     from mmengine.config import Config
     cfg = Config(dict(resume=True, load_from=None, work_dir=str(copy)))
