@@ -4,11 +4,15 @@ count and the ONNX export.
 Models are built from the config without running ``init_weights``, so no
 pretrained file is needed; a checkpoint is loaded only when one is given.
 The inference options are batch-norm folding (``fuse``), channels-last
-memory and autocast (``amp``); :func:`reference_copy` gives the unfused
+memory and autocast (``amp``);
+:func:`~fasternet_dense.deploy.compare.reference_copy` gives the unfused
 model on FasterNet's split/concatenate path that outputs are compared with.
+A whole detector or segmentor runs autocast in its network only
+(:func:`autocast_network`): post-processing stays in fp32.
 """
 import copy
 import os.path as osp
+import platform
 from contextlib import nullcontext
 from typing import List, Optional, Sequence, Tuple
 
@@ -19,10 +23,28 @@ from mmengine.model import revert_sync_batchnorm
 from mmengine.registry import DefaultScope
 
 from ..models.utils.fusion import fuse_conv_bn
-from ..utils.errors import MissingFileError, OptionError
+from ..utils.errors import ConfigError, MissingFileError, OptionError
 from ..utils.tasks import task_of, task_registries
 
 AMP_DTYPES = {'fp16': torch.float16, 'bf16': torch.bfloat16}
+
+# The processor flags (/proc/cpuinfo: x86, then Arm) of instructions that
+# compute each autocast dtype. Without any of them oneDNN emulates the dtype:
+# its results are as close to fp32's as the native ones, but they come
+# slower than plain fp32, many times slower without AVX-512.
+CPU_AMP_FLAGS = {'bf16': ('avx512_bf16', 'amx_bf16', 'bf16'),
+                 'fp16': ('avx512_fp16', 'amx_fp16', 'asimdhp')}
+
+# The network of a detector or segmentor: attribute paths of the modules
+# that autocast covers (absent ones are skipped; a ModuleList stands for its
+# modules, ``.*`` for every child but the losses). Everything else (data
+# preprocessing, RoI extraction, box decoding, NMS, mask pasting, resizing
+# logits, argmax) stays in fp32, as mmdet 2.x's ``force_fp32`` kept it:
+# mmcv's NMS and RoIAlign take only fp32 on CPU. mmseg's decode heads call
+# their own ``forward`` as a method, which module hooks do not see, so their
+# parts stand for them.
+AMP_NETWORK = ('backbone', 'neck', 'rpn_head', 'bbox_head', 'roi_head.bbox_head',
+               'roi_head.mask_head', 'decode_head.*')
 
 
 # Methods by which a model re-parameterises itself for deployment (mmpretrain, timm).
@@ -166,5 +188,125 @@ def autocast(device: str, amp: Optional[str]):
     return torch.autocast(device_type=device.split(':')[0], dtype=AMP_DTYPES[amp])
 
 
-__all__ = ['AMP_DTYPES', 'DEPLOY_METHODS', 'check_shape', 'build_model', 'fix_candidates',
-           'fuse_model', 'deploy_model', 'prepare_model', 'autocast']
+def cpu_flags() -> Tuple[str, Optional[set]]:
+    """The processor's name and its feature flags from ``/proc/cpuinfo``
+    (``None`` where that file is missing or lists none)."""
+    name, flags = None, None
+    try:
+        with open('/proc/cpuinfo') as f:
+            for line in f:
+                key, _, value = (part.strip() for part in line.partition(':'))
+                if key == 'model name' and name is None:
+                    name = value
+                elif key in ('flags', 'Features') and flags is None:
+                    flags = set(value.split())
+    except OSError:
+        pass
+    return name or platform.processor() or platform.machine(), flags
+
+
+def amp_emulated(device: str, amp: str) -> Optional[str]:
+    """Why ``device`` would only emulate ``amp`` arithmetic, in words to
+    follow ``'--amp bf16: '``; ``None`` where it has the instructions (or
+    where that cannot be told)."""
+    if device.startswith('cuda'):
+        if amp == 'bf16' and torch.cuda.get_device_capability(torch.device(device))[0] < 8:
+            return (f'{torch.cuda.get_device_name(torch.device(device))} has no bf16 '
+                    'arithmetic (it needs compute capability 8.0 or newer), so autocast '
+                    'would emulate it, slower than fp32')
+        return None
+    name, flags = cpu_flags()
+    if flags is None or flags & set(CPU_AMP_FLAGS[amp]):
+        return None
+    return (f'this processor ({name}) has no {amp} instructions (none of the flags '
+            f'{", ".join(CPU_AMP_FLAGS[amp])}), so autocast would emulate {amp}, slower '
+            'than fp32 (many times without AVX-512)')
+
+
+def _to_fp32(out):
+    """``out`` with its fp16 and bf16 tensors (in tuples, lists and dicts)
+    cast to fp32; other values as they are."""
+    if isinstance(out, torch.Tensor):
+        return out.float() if out.dtype in (torch.float16, torch.bfloat16) else out
+    if isinstance(out, (list, tuple)):
+        items = [_to_fp32(o) for o in out]
+        return type(out)(*items) if hasattr(out, '_fields') else type(out)(items)
+    if isinstance(out, dict):
+        return type(out)((k, _to_fp32(v)) for k, v in out.items())
+    return out
+
+
+class _AutocastRegion:
+    """Forward hooks that run one module under autocast and hand its
+    outputs on in fp32 (autocast off again, also when the forward raises)."""
+
+    def __init__(self, device_type: str, dtype: torch.dtype):
+        self.device_type, self.dtype = device_type, dtype
+        self.open = []
+
+    def enter(self, module: nn.Module, args: tuple) -> None:
+        context = torch.autocast(device_type=self.device_type, dtype=self.dtype)
+        context.__enter__()
+        self.open.append(context)
+
+    def leave(self, module: nn.Module, args: tuple, output):
+        self.open.pop().__exit__(None, None, None)
+        return _to_fp32(output)
+
+
+def network_modules(model: nn.Module) -> List[Tuple[str, nn.Module]]:
+    """``(name, module)`` of each module of :data:`AMP_NETWORK` that
+    ``model`` has, ModuleLists and ``.*`` expanded (losses left out)."""
+    found = []
+
+    def add(name, module):
+        if isinstance(module, (nn.ModuleList, nn.ModuleDict)):
+            for child, sub in module.named_children():
+                add(f'{name}.{child}', sub)
+        elif isinstance(module, nn.Module):
+            found.append((name, module))
+
+    for path in AMP_NETWORK:
+        parts = path.removesuffix('.*').split('.')
+        module = model
+        for part in parts:
+            module = getattr(module, part, None)
+        if module is None:
+            continue
+        if path.endswith('.*'):
+            for child, sub in module.named_children():
+                if not child.startswith('loss'):
+                    add(f'{".".join(parts)}.{child}', sub)
+        else:
+            add(path, module)
+    return found
+
+
+def autocast_network(model: nn.Module, amp: str, device: str = 'cpu') -> List[str]:
+    """Run the network of a detector or segmentor under ``amp`` autocast
+    and everything else in fp32, from now on (in place).
+
+    Each module of :data:`AMP_NETWORK` gets forward hooks: autocast on when
+    it starts; when it ends, autocast back as it was and its fp16/bf16
+    outputs cast to fp32. So the convolutions and matrix products of the
+    backbone, neck and heads run in ``amp``, while the post-processing
+    (``predict_by_feat``, NMS, RoIAlign, mask pasting, resizing and argmax
+    of logits) sees fp32 tensors with autocast off. ``device``: where the
+    model is (``'cpu'``, ``'cuda[:i]'``). Returns the modules' names.
+    """
+    if amp not in AMP_DTYPES:
+        raise OptionError('amp', f'{{option}} takes {" or ".join(AMP_DTYPES)}; got {amp}.')
+    modules = network_modules(model)
+    if not modules:
+        raise ConfigError(f'{type(model).__name__} has none of the modules autocast covers '
+                          f'({", ".join(AMP_NETWORK)}); run it without amp.')
+    for _, module in modules:
+        region = _AutocastRegion(device.split(':')[0], AMP_DTYPES[amp])
+        module.register_forward_pre_hook(region.enter)
+        module.register_forward_hook(region.leave, always_call=True)
+    return [name for name, _ in modules]
+
+
+__all__ = ['AMP_DTYPES', 'AMP_NETWORK', 'CPU_AMP_FLAGS', 'DEPLOY_METHODS', 'check_shape',
+           'build_model', 'fix_candidates', 'fuse_model', 'deploy_model', 'prepare_model',
+           'autocast', 'amp_emulated', 'autocast_network', 'cpu_flags', 'network_modules']

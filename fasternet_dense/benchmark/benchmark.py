@@ -2,7 +2,10 @@
 
 :class:`Benchmark` times either a backbone on random tensors or a whole
 model's ``test_step`` (data preprocessor, backbone, neck, heads, NMS, mask
-pasting or logit resizing) on prepared test batches, optionally for two
+pasting or logit resizing; under ``amp`` autocast covers the network and
+the post-processing stays in fp32, see
+:func:`~fasternet_dense.apis.inference.autocast_network`) on prepared test
+batches, optionally for two
 models run interleaved (A B A B ...) in one process. :func:`benchmark` is the
 call with model A and model B given by config; ``tools/benchmark.py`` is its
 command line.
@@ -17,10 +20,11 @@ from mmengine.config import Config
 from mmengine.logging import MMLogger
 
 from ..apis.config import load_config
-from ..apis.inference import (AMP_DTYPES, autocast, build_model, check_counts, check_shape,
-                              fix_candidates, prepare_model)
+from ..apis.inference import (AMP_DTYPES, amp_emulated, autocast, autocast_network,
+                              build_model, check_counts, check_shape, fix_candidates,
+                              prepare_model)
 from ..deploy.compare import output_difference, same_layout
-from ..utils.errors import OptionError
+from ..utils.errors import ConfigError, OptionError
 from ..utils.tasks import task_of
 from .batches import make_test_batches
 from .complexity import backbone_flops
@@ -49,12 +53,10 @@ def _backbone_step(backbone: nn.Module, x: torch.Tensor, device: str,
     return step
 
 
-def _model_step(model: nn.Module, batches: List[dict], device: str,
-                amp: Optional[str]) -> Callable[[int], object]:
+def _model_step(model: nn.Module, batches: List[dict]) -> Callable[[int], object]:
 
     def step(i):
-        with autocast(device, amp):
-            return model.test_step(batches[i % len(batches)])
+        return model.test_step(batches[i % len(batches)])
 
     return step
 
@@ -99,6 +101,11 @@ class Benchmark:
             if spec['amp'] is not None and spec['amp'] not in AMP_DTYPES:
                 raise OptionError('amp', f'{{option}} takes {" or ".join(AMP_DTYPES)}; got '
                                   f'{spec["amp"]}.')
+            emulated = spec['amp'] and amp_emulated(device, spec['amp'])
+            if emulated:
+                # A timing of emulated arithmetic says nothing about the dtype.
+                raise OptionError('amp', f'{{option}} {spec["amp"]}: {emulated}; time without '
+                                  '{option}, or on a machine that has them.')
         if peak and not backbone_only:
             raise OptionError('peak=True', '{option} compares FLOP rates of the backbone alone '
                               '(backbone_only).')
@@ -164,6 +171,8 @@ class Benchmark:
                 model = model.backbone
                 spec['params'] = parameter_count(model)['']
             runs.append(prepare_model(model, spec['fuse'], spec['channels_last']))
+            if spec['amp'] and not self.backbone_only:
+                spec['autocast'] = autocast_network(model, spec['amp'], self.device)
         return runs, cfgs
 
     def _init_steps(self, runs: List[nn.Module], cfgs: List[Config]):
@@ -190,8 +199,7 @@ class Benchmark:
             data.append(batches)
             sources.append(src)
         source = ' | '.join(dict.fromkeys(sources))
-        steps = [_model_step(m, d, self.device, s['amp'])
-                 for m, d, s in zip(runs, data, self.specs)]
+        steps = [_model_step(m, d) for m, d in zip(runs, data)]
         return steps, None, source
 
     def run_once(self, steps: Sequence[Callable[[int], object]]) -> List[List[float]]:
@@ -289,35 +297,68 @@ def benchmark(config: str,
 def benchmark_onnx(config: str, onnx_files: Sequence[str], checkpoint: Optional[str] = None,
                    cfg_options: Optional[dict] = None, backbone_only: bool = False,
                    shape: Optional[Sequence[int]] = None, iters: int = 50, warmup: int = 10,
-                   threads: Optional[int] = None, seed: int = 0) -> Dict[str, object]:
-    """Time ONNX files in onnxruntime interleaved with the PyTorch model they
-    came from (batch norms folded, FasterNet's fast path), on CPU, with the
-    same thread count, on one random input.
+                   threads: Optional[int] = None, seed: int = 0,
+                   backends: Sequence[str] = ('onnxruntime', ),
+                   precisions: Sequence[str] = ('fp32', ),
+                   amp: Optional[str] = None) -> Dict[str, object]:
+    """Time ONNX files in CPU runtimes interleaved with the PyTorch model
+    they came from (batch norms folded, fast path), with the same thread
+    count, on one random input.
 
-    ``onnx_files``: exports of ``config`` (fp32, int8, ...) with one input;
-    ``backbone_only``: the PyTorch side is ``model.backbone``, else the
-    module a whole export holds (:func:`~fasternet_dense.deploy.export.export_module`,
-    0-255 input). ``shape`` (H, W): the input, by default the first file's
-    static size. Returns the :meth:`Benchmark.summarize_runs` layout with
-    one model per file after the PyTorch one (``label`` 'PyTorch' or the
-    file name, ``kind``), and each file's ``speedup`` = PyTorch median /
-    file median.
+    ``onnx_files``: exports of ``config`` (fp32, int8, ...) with one input,
+    each run in every backend of ``backends`` (``'onnxruntime'``,
+    ``'openvino'``) and, where the backend offers it, every precision of
+    ``precisions`` (OpenVINO's ``'fp32'`` and ``'bf16'`` hints).
+    ``amp``: also time the PyTorch model with its network under that
+    autocast dtype. ``backbone_only``: the PyTorch side is
+    ``model.backbone``, else the module a whole export holds
+    (:func:`~fasternet_dense.deploy.export.export_module`, 0-255 input).
+    ``shape`` (H, W): the input, by default the first file's static size,
+    else the export's default. Returns the :meth:`Benchmark.summarize_runs`
+    layout with one model per (file, backend, precision) after the PyTorch
+    ones (``label``, ``kind``, ``backend``, ``precision``), and each row's
+    ``speedup`` = PyTorch fp32 median / row median.
     """
     from ..apis.inference import fuse_model
-    from ..deploy.export import example_input, export_module
-    from ..deploy.onnx_model import onnx_session, static_input_size
+    from ..deploy.export import EXPORT_SHAPES, example_input, export_module
+    from ..deploy.onnx_model import (PRECISIONS, check_backend, onnx_session, run_label,
+                                     runtime_versions, static_input_size)
     check_counts(iters=iters, warmup=warmup)
+    if amp is not None and amp not in AMP_DTYPES:
+        raise OptionError('amp', f'{{option}} takes {" or ".join(AMP_DTYPES)}; got {amp}.')
+    for backend in backends:
+        check_backend(backend)
+    runs = [(b, p) for b in dict.fromkeys(backends) for p in dict.fromkeys(precisions)
+            if p in PRECISIONS[b]]
+    if not runs:
+        raise ConfigError(f'{" and ".join(backends)} run none of the precisions '
+                          f'{", ".join(precisions)}; add --backend openvino for bf16.')
+    for backend, precision in runs:
+        check_backend(backend, precision)
+    emulated = amp and amp_emulated('cpu', amp)
+    if emulated:
+        raise OptionError('amp', f'{{option}} {amp}: {emulated}; time without {{option}}, '
+                          'or on a machine that has them.')
     cfg = load_config(config, cfg_options)
+    scope = task_of(cfg)
     with num_threads(threads):
-        sessions = [onnx_session(f, torch.get_num_threads()) for f in onnx_files]
-        h, w = check_shape(shape) or static_input_size(sessions[0]) or BACKBONE_SHAPE
-        model = build_model(cfg, checkpoint, 'cpu', seed=seed)
-        module, _ = export_module(model, task_of(cfg), backbone_only)
-        module = fuse_model(module.eval()).eval()
+        sessions = [(f, b, p, onnx_session(f, torch.get_num_threads(), b, p))
+                    for f in onnx_files for b, p in runs]
+        h, w = check_shape(shape) or static_input_size(sessions[0][3]) or (
+            BACKBONE_SHAPE if backbone_only else EXPORT_SHAPES[scope])
         x = example_input((h, w), not backbone_only, seed)
         feed = x.numpy()
-        steps = [_backbone_step(module, x, 'cpu', None)]
-        for session in sessions:
+        modules = []
+        for dtype in [None] + ([amp] if amp else []):
+            model = build_model(cfg, checkpoint, 'cpu', seed=seed)
+            module, _ = export_module(model, scope, backbone_only)
+            module = fuse_model(module.eval()).eval()
+            if dtype and not backbone_only:
+                autocast_network(model, dtype, 'cpu')
+            modules.append(module)
+        steps = [_backbone_step(m, x, 'cpu', dtype if backbone_only else None)
+                 for m, dtype in zip(modules, [None, amp])]
+        for _, _, _, session in sessions:
             name = session.get_inputs()[0].name
             steps.append(lambda _, s=session, n=name: s.run(None, {n: feed}))
         load_before = load_average()
@@ -325,15 +366,17 @@ def benchmark_onnx(config: str, onnx_files: Sequence[str], checkpoint: Optional[
             times = time_interleaved(steps, iters, warmup)
         machine = machine_info('cpu')
         machine['load_avg_1min_before'] = load_before
-    import onnxruntime
-    machine['onnxruntime'] = onnxruntime.__version__
-    labels = ['PyTorch'] + [osp.basename(f) for f in onnx_files]
-    models = [dict(label=label, kind='pytorch' if i == 0 else 'onnxruntime',
-                   file=None if i == 0 else onnx_files[i - 1], times_ms=t, **summarize(t, 1))
-              for i, (label, t) in enumerate(zip(labels, times))]
+    machine.update(runtime_versions([b for b, _ in runs]))
+    rows = [dict(label='PyTorch', kind='pytorch', precision='fp32')]
+    if amp:
+        rows.append(dict(label=f'PyTorch {amp} autocast', kind='pytorch', precision=amp))
+    rows += [dict(label=f'{run_label(f, backend, precision)} {osp.basename(f)}', kind=backend,
+                  file=f, backend=backend, precision=precision)
+             for f, backend, precision, _ in sessions]
+    models = [dict(row, times_ms=t, **summarize(t, 1)) for row, t in zip(rows, times)]
     for m in models[1:]:
         m['speedup'] = models[0]['median_ms'] / m['median_ms']
-    kind = 'backbone' if backbone_only else 'detector' if task_of(cfg) == 'mmdet' else 'segmentor'
+    kind = 'backbone' if backbone_only else 'detector' if scope == 'mmdet' else 'segmentor'
     return dict(mode='onnx', config=config, backbone_only=backbone_only, kind=kind,
                 settings=dict(device='cpu', batch_size=1, iters=iters, warmup=warmup,
                               input=f'random tensor 1x3x{h}x{w}',

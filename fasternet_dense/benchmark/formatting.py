@@ -60,21 +60,29 @@ def format_benchmark(result: Dict[str, object]) -> str:
         lines.append(f"warning: the machine was busy (1-min load {load:.1f} on "
                      f"{machine['cpu_count']} cores); multi-threaded timings suffer most, "
                      "compare the interleaved ratio or use --threads 1")
+    for m in result['models']:
+        if m.get('autocast'):
+            lines.append(f"note: {m['label']}'s {m['amp']} autocast covers "
+                         f"{', '.join(m['autocast'])}; its post-processing runs in fp32")
     lines += _candidates_lines(result['models'], 'note: ')
     return '\n'.join(lines)
 
 
 def format_onnx_benchmark(result: Dict[str, object]) -> str:
     """A table of :func:`~fasternet_dense.benchmark.benchmark.benchmark_onnx`: the
-    PyTorch model, then each ONNX file with its speed-up over it."""
-    s = result['settings']
-    lines = [f"{result['kind']} of {osp.basename(result['config'])} on CPU ({result['machine']['cpu']}, "
-             f"{s['threads']} threads, onnxruntime {result['machine']['onnxruntime']}), "
+    PyTorch model, then each ONNX file in each runtime and precision with its
+    speed-up over it."""
+    s, machine = result['settings'], result['machine']
+    runtimes = ', '.join(f'{name} {machine[name]}' for name in ('onnxruntime', 'openvino')
+                         if name in machine)
+    width = max([32] + [len(m['label']) for m in result['models']])
+    lines = [f"{result['kind']} of {osp.basename(result['config'])} on CPU ({machine['cpu']}, "
+             f"{s['threads']} threads, torch {machine.get('torch', '?')}, {runtimes}), "
              f"{s['input']}, {s['iters']} rounds after {s['warmup']}, interleaved", '',
-             f"{'model':<32} {'median ms':>10} {'q1':>9} {'q3':>9} {'speed-up':>9}"]
+             f"{'model':<{width}} {'median ms':>10} {'q1':>9} {'q3':>9} {'speed-up':>9}"]
     for m in result['models']:
         speedup = f"{m['speedup']:9.2f}" if 'speedup' in m else f"{'1.00':>9}"
-        lines.append(f"{m['label']:<32} {m['median_ms']:10.2f} {m['q1_ms']:9.2f} "
+        lines.append(f"{m['label']:<{width}} {m['median_ms']:10.2f} {m['q1_ms']:9.2f} "
                      f"{m['q3_ms']:9.2f} {speedup}")
     lines.append('speed-up: PyTorch (batch norms folded, fast path) median / row median')
     return '\n'.join(lines)
@@ -142,8 +150,10 @@ def _difference(c: Dict[str, object]) -> str:
                 f"relative {c['relative']:.3g}")
     if c['count'] != c['expected_count']:
         return f"{c['count']} detections against {c['expected_count']}"
+    masks = f", mask probabilities within {c['mask_abs']:.2g}" if 'mask_abs' in c else ''
     return (f"{c['count']} detections, labels {'equal' if c['same_labels'] else 'differ'}, "
-            f"boxes within {c['box_relative']:.2g} relative, scores within {c['score_abs']:.2g}")
+            f"boxes within {c['box_relative']:.2g} relative, scores within {c['score_abs']:.2g}"
+            f"{masks}")
 
 
 def format_export(result: Dict[str, object]) -> str:

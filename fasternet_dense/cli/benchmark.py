@@ -14,6 +14,7 @@ from ..benchmark.formatting import format_benchmark, format_onnx_benchmark, form
 from ..benchmark.plots import plot_suite
 from ..benchmark.suite_runner import run_suite
 from ..benchmark.suites import SUITES, suite_rows
+from ..deploy.onnx_model import BACKENDS
 from ..utils.errors import ConfigError, option_flags, run_tool
 from ..utils.fileio import atomic_write_text
 
@@ -60,7 +61,9 @@ def benchmark_parser() -> argparse.ArgumentParser:
     parser.add_argument('--fuse', action='store_true', help='fold batch norms into convs')
     parser.add_argument('--no-fuse', action='store_true', help='with --suite: keep batch norms '
                         '(suites fold them, as the paper does)')
-    parser.add_argument('--amp', choices=list(AMP_DTYPES), help='autocast dtype')
+    parser.add_argument('--amp', choices=list(AMP_DTYPES), help='autocast dtype of the '
+                        'network (post-processing stays fp32); refused where the processor '
+                        'would only emulate it')
     parser.add_argument('--channels-last', action='store_true',
                         help='channels-last weights and backbone input')
     parser.add_argument('--backbone-only', action='store_true',
@@ -72,8 +75,15 @@ def benchmark_parser() -> argparse.ArgumentParser:
                         'product as the reference rate and print what it bounds '
                         '(with --backbone-only)')
     parser.add_argument('--onnx', nargs='+', metavar='FILE', help='time these ONNX files '
-                        '(fp32, int8) in onnxruntime interleaved with CONFIG\'s PyTorch model '
-                        '(folded, fast path; --backbone-only for a backbone export), same threads')
+                        '(fp32, int8) in each --backend interleaved with CONFIG\'s PyTorch model '
+                        '(folded, fast path; with --amp also under autocast; --backbone-only '
+                        'for a backbone export), same threads')
+    parser.add_argument('--backend', nargs='+', choices=list(BACKENDS), default=['onnxruntime'],
+                        help='with --onnx: the runtimes to time each file in (default '
+                        'onnxruntime)')
+    parser.add_argument('--precision', nargs='+', choices=['fp32', 'bf16'], default=['fp32'],
+                        help='with --onnx: OpenVINO\'s inference precisions to time each file '
+                        'in (onnxruntime runs fp32 only); bf16 where the CPU has it')
     parser.add_argument('--json', metavar='FILE', help='write all numbers and machine info')
     return parser
 
@@ -125,9 +135,13 @@ def _benchmark(argv: Optional[Sequence[str]]) -> None:
                                 cfg_options=args.cfg_options, backbone_only=args.backbone_only,
                                 shape=args.shape, iters=args.iters or 50,
                                 warmup=10 if args.warmup is None else args.warmup,
-                                threads=args.threads)
+                                threads=args.threads, backends=args.backend,
+                                precisions=args.precision, amp=args.amp)
         print(format_onnx_benchmark(result))
         return _write_json(result, args.json)
+    if args.backend != ['onnxruntime'] or args.precision != ['fp32']:
+        raise ConfigError('--backend and --precision choose how --onnx files run; a PyTorch '
+                          'model takes --amp.')
     if args.plot or args.no_fuse:
         raise ConfigError('--plot and --no-fuse go with --suite.')
     vs = None if args.vs is None else (args.vs or args.config)

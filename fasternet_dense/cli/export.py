@@ -1,6 +1,6 @@
 """``tools/export_onnx.py``: export a config's backbone, segmentor or
-one-stage detector to ONNX (optionally int8), check it in onnxruntime and
-print a report."""
+whole detector (one-stage, or Faster/Mask R-CNN) to ONNX (optionally
+int8), check it in onnxruntime and print a report."""
 import argparse
 from typing import Optional, Sequence
 
@@ -16,14 +16,15 @@ from ..utils.errors import option_flags, run_tool
 # ----------------------------------------------------------------- export_onnx
 def export_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
-        description='Export a backbone or a Semantic FPN segmentor to ONNX and check it '
-        'with onnxruntime.')
+        description='Export a backbone, a whole segmentor or a whole detector (RTMDet, '
+        'RetinaNet, Faster R-CNN, Mask R-CNN; decoding, NMS, RoIAlign and the mask head in the '
+        'graph, standard operators only) to ONNX and check it with onnxruntime.')
     parser.add_argument('config', help=CONFIG_HELP)
     parser.add_argument('checkpoint', nargs='?', help='weights (default: random)')
     parser.add_argument('--out', required=True, help='ONNX file to write')
     parser.add_argument('--shape', type=int, nargs=2, metavar=('H', 'W'),
                         help='traced input size (default 800 1344 detection, 512 512 '
-                        'segmentation)')
+                        'segmentation); a two-stage detector takes any size')
     parser.add_argument('--backbone-only', action='store_true',
                         help='export model.backbone (outputs feat0..feat3)')
     parser.add_argument('--normalized-input', action='store_true',

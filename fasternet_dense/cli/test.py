@@ -9,8 +9,9 @@ from mmengine.config import Config
 
 from ..apis.checks import check_checkpoint_file, check_checkpoint_fits, check_model_config
 from ..apis.config import CONFIG_HELP, build_runner, load_config
+from ..apis.inference import AMP_DTYPES, amp_emulated, autocast_network
 from ..datasets.paths import check_datasets
-from ..deploy.onnx_model import onnx_model_cfg
+from ..deploy.onnx_model import BACKENDS, onnx_model_cfg
 from ..utils.errors import ConfigError, run_tool
 from ..utils.tasks import task_of
 from .train import _common_args
@@ -21,14 +22,22 @@ def test_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(description='Evaluate a checkpoint.')
     parser.add_argument('config', help=CONFIG_HELP)
     parser.add_argument('checkpoint', help='checkpoint file (this toolkit\'s, or an '
-                        'official mmdet 2.x FasterNet one), or a whole-segmentor ONNX file '
-                        '(fp32 or int8, from tools/export_onnx.py) to run in onnxruntime')
+                        'official mmdet 2.x FasterNet one), or a whole-model ONNX file '
+                        '(fp32 or int8, from tools/export_onnx.py) to run in --backend')
     parser.add_argument('--show-dir', help='write pictures of the predictions here')
     parser.add_argument('--out', help='detection: dump raw results to this .pkl file; '
                         'segmentation: write predicted label maps into this folder')
+    parser.add_argument('--backend', choices=list(BACKENDS), default='onnxruntime',
+                        help='the runtime of an ONNX file (default: onnxruntime)')
+    parser.add_argument('--precision', choices=['fp32', 'bf16'], default='fp32',
+                        help='OpenVINO\'s inference precision for an ONNX file: bf16 runs '
+                        'its float parts in bfloat16 where the CPU has it (an int8 file '
+                        'stays int8)')
     parser.add_argument('--allow-partial-checkpoint', action='store_true',
                         help='evaluate even when the checkpoint lacks weights of the neck or '
                         'heads (they stay random)')
+    parser.add_argument('--amp', choices=list(AMP_DTYPES), help='run the network (backbone, '
+                        'neck, heads) under autocast in this dtype; post-processing stays fp32')
     _common_args(parser)
     return parser
 
@@ -52,9 +61,16 @@ def prepare_test_config(args: argparse.Namespace) -> Config:
                           'written by tools/train.py (work_dirs/...), or an ONNX file from '
                           'tools/export_onnx.py.')
     onnx_file = args.checkpoint if args.checkpoint.endswith('.onnx') else None
+    if onnx_file and args.amp:
+        raise ConfigError('--amp autocasts a PyTorch model; an ONNX file runs in the precision '
+                          'it was exported in: leave out --amp.')
     # The exported network in onnxruntime, the config's model around it
-    # (refused for detectors before the data is looked at).
-    onnx_model = onnx_model_cfg(cfg, onnx_file) if onnx_file else None
+    # (a file that does not fit is refused before the data is looked at).
+    if not onnx_file and (args.backend != 'onnxruntime' or args.precision != 'fp32'):
+        raise ConfigError('--backend and --precision choose how an ONNX file runs; for a '
+                          '.pth checkpoint use --amp bf16.')
+    onnx_model = onnx_model_cfg(cfg, onnx_file, args.backend, args.precision) \
+        if onnx_file else None
     cfg.load_from = None if onnx_file else args.checkpoint
     cfg.resume = False
     if args.show_dir:
@@ -90,9 +106,24 @@ def _test(argv: Optional[Sequence[str]]) -> None:
     runner = build_runner(cfg)
     if cfg.get('load_from') and not args.allow_partial_checkpoint:
         check_checkpoint_fits(getattr(runner.model, 'module', runner.model), cfg.load_from)
+    if args.amp:
+        _autocast(getattr(runner.model, 'module', runner.model), args.amp, runner.logger)
     metrics = runner.test()
     if runner.rank == 0:
         print(format_metrics(metrics))
+
+
+def _autocast(model, amp: str, logger) -> None:
+    """``--amp``: the network under autocast, post-processing in fp32. Where
+    the device would only emulate ``amp``, a warning says so and the test
+    goes on: the metrics are still the dtype's, only the run is slower."""
+    device = str(next(model.parameters()).device)
+    emulated = amp_emulated(device, amp)
+    if emulated:
+        logger.warning(f'--amp {amp}: {emulated}; the test goes on, its metrics are '
+                       f'{amp}\'s.')
+    names = autocast_network(model, amp, device)
+    logger.info(f'--amp {amp}: autocast in {", ".join(names)}; post-processing in fp32')
 
 
 def format_metrics(metrics: dict) -> str:

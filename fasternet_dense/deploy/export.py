@@ -10,8 +10,11 @@ and ``matmul``, the PyTorch fast path as MatMul/Add nodes (plus shape
 arithmetic), which onnxruntime runs about 5% faster on CPU. The segmentor is
 wrapped as ``image -> seg logits`` at the input size, a one-stage detector
 (RTMDet, RetinaNet) as ``image -> boxes, scores, labels`` with decoding and
-NMS in the graph (:mod:`~fasternet_dense.deploy.wrappers`). Mask R-CNN (RoI
-align, mask pasting) is left to mmdeploy; its backbone exports.
+NMS in the graph, and a two-stage one (Faster R-CNN, Mask R-CNN) as ``image
+of any size -> boxes, scores, labels[, masks]`` with the RPN, ``RoiAlign``,
+the box head's NMS and the mask head in standard operators
+(:mod:`~fasternet_dense.deploy.wrappers`); pasting the masks into the image
+stays outside, as in mmdet.
 ``--int8`` quantises the file (:mod:`~fasternet_dense.deploy.quantize`).
 ``tools/export_onnx.py`` is the command line over :func:`export_onnx`
 (:func:`~fasternet_dense.cli.export.export_main`).
@@ -36,7 +39,7 @@ from ..utils.tasks import task_of
 from .compare import output_difference, reference_copy
 from .onnx_model import INPUT_KEY, NORMALIZED_INPUT, RAW_INPUT
 from .quantize import QuantizeOptions
-from .wrappers import DetectorForExport, SegmentorForExport
+from .wrappers import DetectorForExport, SegmentorForExport, TwoStageDetectorForExport
 
 # Static input of the export when no shape is given: the padded detection
 # test size (1333x800 padded to a multiple of 32) or a 512x512 crop. (H, W).
@@ -100,6 +103,9 @@ def export_module(model: nn.Module, scope: str, backbone_only: bool = False,
     :class:`SegmentorForExport`."""
     if backbone_only:
         return model.backbone, None
+    if scope == 'mmdet' and hasattr(model, 'roi_head'):
+        module = TwoStageDetectorForExport(model)
+        return module, list(DETECTION_OUTPUTS) + (['masks'] if module.with_mask else [])
     if scope == 'mmdet':
         return DetectorForExport(model), list(DETECTION_OUTPUTS)
     return SegmentorForExport(model, raw_input), ['seg_logits']
@@ -189,8 +195,9 @@ def export_onnx(config: str, out: str, checkpoint: Optional[str] = None,
     if whole_detector and not raw_input:
         raise OptionError('raw_input=False', 'A whole detector takes a 0-255 RGB image: '
                           '{option} does not apply to it.')
-    if whole_detector and dynamic:
-        raise OptionError('dynamic=True', 'A whole detector is exported for one input size '
+    two_stage = whole_detector and 'roi_head' in cfg.model
+    if whole_detector and dynamic and not two_stage:
+        raise OptionError('dynamic=True', 'A one-stage detector is exported for one input size '
                           '(its test pipeline pads to it): {option} does not apply to it.')
     model = build_model(cfg, checkpoint, 'cpu', seed=seed)
     module, names = export_module(model, scope, backbone_only, raw_input)
@@ -208,6 +215,8 @@ def export_onnx(config: str, out: str, checkpoint: Optional[str] = None,
     axes = None
     if whole_detector:
         axes = {n: {0: 'detections'} for n in names}  # as many as survive NMS
+        if two_stage:  # any image size: the graph pads it as mmdet does
+            axes['image'] = {2: 'height', 3: 'width'}
     elif dynamic:
         axes = {'image': {0: 'batch', 2: 'height', 3: 'width'}}
         axes.update({n: {0: 'batch', 2: f'{n}_height', 3: f'{n}_width'} for n in names})
@@ -242,7 +251,7 @@ def export_onnx(config: str, out: str, checkpoint: Optional[str] = None,
                 f'{result["weight_bytes"] / 2**20:.1f} MiB of fp32 weights')
     if o.int8 is not None:
         result.update(_quantize(cfg, model, out, final_out, o.int8,
-                                shape=None if dynamic else shape,
+                                shape=None if dynamic or two_stage else shape,
                                 raw_input=raw_input and not backbone_only, seed=seed,
                                 detector=whole_detector))
         result['out'] = final_out
@@ -285,12 +294,12 @@ def _padded_test_size(cfg) -> Optional[Tuple[int, int]]:
 
 
 def detection_difference(got, expected) -> Dict[str, object]:
-    """Two sets of ``(boxes, scores, labels)``, best first: how many each
-    holds and, where the counts agree, whether the labels do, the largest
-    box difference (relative to the coordinate, at least 1 pixel) and the
-    largest score difference."""
+    """Two sets of ``(boxes, scores, labels[, masks])``, best first: how
+    many each holds and, where the counts agree, whether the labels do, the
+    largest box difference (relative to the coordinate, at least 1 pixel),
+    the largest score difference and the largest mask probability one."""
     (boxes, scores, labels), (ref_boxes, ref_scores, ref_labels) = (
-        [np.asarray(t) for t in side] for side in (got, expected))
+        [np.asarray(t) for t in side[:3]] for side in (got, expected))
     result = dict(count=len(scores), expected_count=len(ref_scores))
     if len(scores) != len(ref_scores):
         return dict(result, same=False)
@@ -298,6 +307,9 @@ def detection_difference(got, expected) -> Dict[str, object]:
     result.update(same_labels=bool(np.array_equal(labels, ref_labels)),
                   box_relative=float((np.abs(boxes - ref_boxes) / scale).max(initial=0.0)),
                   score_abs=float(np.abs(scores - ref_scores).max(initial=0.0)))
+    if len(got) > 3 and len(expected) > 3:  # mask probabilities
+        result['mask_abs'] = float(np.abs(np.asarray(got[3]) - np.asarray(expected[3])).max(
+            initial=0.0))
     result['same'] = result['same_labels']
     return result
 

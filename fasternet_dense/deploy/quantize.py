@@ -24,11 +24,13 @@ import torch.nn.functional as F
 from mmengine.config import Config
 from mmengine.logging import MMLogger
 
-from ..utils.errors import OptionError
+from ..utils.errors import ConfigError, OptionError
 from ..utils.tasks import task_of, task_registries
 from .wrappers import RawImageNormalizer
 
 CALIBRATION_METHODS = ('minmax', 'entropy', 'percentile')
+# What is quantised in a two-stage detector: the layers with weights.
+TWO_STAGE_QUANTIZED = ('Conv', 'ConvTranspose', 'Gemm', 'MatMul')
 ACTIVATION_TYPES = ('uint8', 'int8')
 
 
@@ -166,7 +168,15 @@ def quantize_onnx(fp32_path: str, int8_path: str, images: Sequence[np.ndarray],
     from onnxruntime.quantization.shape_inference import quant_pre_process
     methods = dict(minmax=CalibrationMethod.MinMax, entropy=CalibrationMethod.Entropy,
                    percentile=CalibrationMethod.Percentile)
-    name = onnx.load(fp32_path, load_external_data=False).graph.input[0].name
+    graph = onnx.load(fp32_path, load_external_data=False).graph
+    name = graph.input[0].name
+    op_types, skipped = None, 0
+    if any(n.op_type == 'RoiAlign' for n in graph.node):
+        images, skipped = _with_detections(fp32_path, name, images)
+        # The calibrator measures every input and output of the node types
+        # it quantises; RoI pooling per level and the mask head see empty
+        # tensors for some images, so only the layers with weights are.
+        op_types = list(TWO_STAGE_QUANTIZED)
     with tempfile.TemporaryDirectory(dir=osp.dirname(osp.abspath(int8_path))) as tmp:
         prepared = osp.join(tmp, 'prepared.onnx')
         quant_pre_process(fp32_path, prepared, skip_symbolic_shape=True)
@@ -176,12 +186,27 @@ def quantize_onnx(fp32_path: str, int8_path: str, images: Sequence[np.ndarray],
                         else QuantType.QInt8,
                         weight_type=QuantType.QInt8,
                         calibrate_method=methods[options.calib_method],
-                        nodes_to_exclude=list(options.exclude))
+                        nodes_to_exclude=list(options.exclude), op_types_to_quantize=op_types)
         os.replace(osp.join(tmp, 'int8.onnx'), int8_path)  # whole file or none
     return dict(int8_out=int8_path, int8_bytes=osp.getsize(int8_path),
                 per_channel=options.per_channel, activations=options.activations,
                 weights='int8', calibration_method=options.calib_method,
-                calibration_images=len(images), excluded=list(options.exclude))
+                calibration_images=len(images), excluded=list(options.exclude),
+                **({'calibration_images_without_detections': skipped} if skipped else {}))
+
+
+def _with_detections(path: str, name: str, images: Sequence[np.ndarray]):
+    """The calibration images in which the fp32 two-stage detector finds
+    something (the mask head's tensors are empty for the others), and how
+    many were left out; an error when none is left."""
+    import onnxruntime as ort
+    session = ort.InferenceSession(path, providers=['CPUExecutionProvider'])
+    kept = [x for x in images if len(session.run(None, {name: x})[0])]
+    if not kept:
+        raise ConfigError(f'The detector finds nothing in any of the {len(images)} calibration '
+                          'images, so its RoI heads cannot be calibrated; export from a trained '
+                          "checkpoint and point the config's data_root at its images.")
+    return kept, len(images) - len(kept)
 
 
 def cosine(a: Sequence[np.ndarray], b: Sequence[np.ndarray]) -> float:

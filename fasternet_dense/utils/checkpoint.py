@@ -17,10 +17,20 @@ Safe loading: every checkpoint read through mmengine's ``CheckpointLoader``
 (``load_from``, ``--resume``, ``init_cfg``, the tools) uses
 ``torch.load(weights_only=True)`` with an allow-list of exactly the plain data
 types mmengine checkpoints hold. Anything else is refused before it runs.
+
+Plain checkpoints: ``CrashSafeRunner`` writes its checkpoints in types that
+torch's default ``weights_only`` loader reads with no allow-list
+(:func:`to_plain`), so that mmengine's, mmdet's and mmseg's own entry points
+(``DetInferencer``, ``MMSegInferencer``, a plain ``torch.load``) open them in
+a process that never imported this package. mmengine's log buffers and numpy
+data become tagged dicts of Python numbers, which :func:`from_plain` turns
+back into equal objects when the runner loads the file.
 """
 import os
 import pickle
 import re
+from collections import Counter, OrderedDict
+from typing import Any, Callable, List, Tuple
 
 import numpy as np
 import torch
@@ -74,15 +84,19 @@ def safe_torch_load(filename: str, map_location=None):
             "torch.save({'state_dict': model.state_dict()}, path).") from None
 
 
-def load_local(filename: str, map_location=None):
-    """mmengine's local-file checkpoint loader, through :func:`safe_torch_load`."""
+def load_from_local(filename: str, map_location=None):
+    """mmengine's local-file checkpoint loader, through :func:`safe_torch_load`.
+
+    Named as mmengine names its loaders: ``CheckpointLoader`` logs
+    "Loads checkpoint by local backend" from the name after ``load_from_``.
+    """
     filename = os.path.expanduser(filename)
     if not os.path.isfile(filename):
         raise MissingFileError(f'Checkpoint file {filename} does not exist; check the path.')
     return safe_torch_load(filename, map_location)
 
 
-def load_http(filename: str, map_location=None, model_dir=None, progress: bool = True):
+def load_from_http(filename: str, map_location=None, model_dir=None, progress: bool = True):
     """mmengine's http(s) checkpoint loader, through :func:`safe_torch_load`.
 
     As in mmengine, rank 0 downloads into the cache while the other ranks
@@ -99,3 +113,121 @@ def load_http(filename: str, map_location=None, model_dir=None, progress: bool =
     if world_size > 1:
         barrier()
     return safe_torch_load(cached, map_location)
+
+
+# ------------------------------------------------------------ plain checkpoints
+# The key that marks a dict standing for an object torch's weights_only loader
+# refuses; its value names the type.
+PLAIN_TAG = '__type__'
+_BUFFER, _ARRAY, _SCALAR = 'mmengine.HistoryBuffer', 'numpy.ndarray', 'numpy.generic'
+_FIELDS = {
+    _BUFFER: {PLAIN_TAG, 'log_history', 'count_history', 'log_dtype', 'count_dtype',
+              'max_length'},
+    _ARRAY: {PLAIN_TAG, 'dtype', 'shape', 'data'},
+    _SCALAR: {PLAIN_TAG, 'dtype', 'value'},
+}
+# numpy dtype kinds whose values are Python bools, ints, floats, complex
+# numbers, str or bytes after ``tolist()`` / ``item()``, and come back exactly.
+_NUMPY_KINDS = set('biufcUS')
+# Leaves torch's weights_only loader takes without an allow-list.
+_PLAIN_LEAVES = (type(None), bool, int, float, complex, str, bytes, bytearray, torch.Size,
+                 torch.dtype, torch.device)
+_PLAIN_CONTAINERS = (dict, OrderedDict, Counter, list, tuple, set)
+
+
+def _rebuild(obj, items: list):
+    """A container of ``obj``'s type holding ``items`` (key-value pairs for
+    dicts); an ``OrderedDict`` keeps its ``_metadata`` (module versions in a
+    ``state_dict``)."""
+    if isinstance(obj, dict):
+        out = type(obj)()
+        for key, value in items:  # item by item: Counter(pairs) would count them
+            out[key] = value
+        if hasattr(obj, '_metadata'):
+            out._metadata = obj._metadata
+        return out
+    return type(obj)(items)
+
+
+def _map_tree(obj, leaf: Callable[[Any, str], Any], path: str = ''):
+    """``obj`` with ``leaf(value, path)`` applied to every value that is not a
+    plain container, containers rebuilt only where something inside changed
+    (so untouched parts, tensors included, stay the same objects). ``leaf``
+    sees plain containers too and may return a replacement for them."""
+    replaced = leaf(obj, path)
+    if replaced is not obj or type(obj) not in _PLAIN_CONTAINERS:
+        return replaced
+    if isinstance(obj, dict):
+        items = [(k, _map_tree(v, leaf, f'{path}.{k}' if path else str(k)))
+                 for k, v in obj.items()]
+        changed = any(new is not obj[k] for k, new in items)
+    else:
+        values = list(obj)
+        items = [_map_tree(v, leaf, f'{path}[{i}]') for i, v in enumerate(values)]
+        changed = any(new is not old for new, old in zip(items, values))
+    return _rebuild(obj, items) if changed else obj
+
+
+def _to_plain_leaf(obj, path: str):
+    from mmengine.logging.history_buffer import HistoryBuffer
+    if type(obj) is HistoryBuffer:
+        logs, counts = obj.data
+        return {PLAIN_TAG: _BUFFER, 'log_history': logs.tolist(),
+                'count_history': counts.tolist(), 'log_dtype': logs.dtype.str,
+                'count_dtype': counts.dtype.str, 'max_length': int(obj.max_length)}
+    if isinstance(obj, np.ndarray) and obj.dtype.kind in _NUMPY_KINDS:
+        return {PLAIN_TAG: _ARRAY, 'dtype': obj.dtype.str, 'shape': list(obj.shape),
+                'data': obj.ravel().tolist()}
+    if isinstance(obj, np.generic) and obj.dtype.kind in _NUMPY_KINDS:
+        return {PLAIN_TAG: _SCALAR, 'dtype': obj.dtype.str, 'value': obj.item()}
+    return obj
+
+
+def _from_plain_leaf(obj, path: str):
+    if not (type(obj) is dict and obj.get(PLAIN_TAG) in _FIELDS
+            and set(obj) == _FIELDS[obj[PLAIN_TAG]]):
+        return obj
+    kind = obj[PLAIN_TAG]
+    if kind == _BUFFER:
+        from mmengine.logging.history_buffer import HistoryBuffer
+        return HistoryBuffer(np.array(obj['log_history'], dtype=obj['log_dtype']),
+                             np.array(obj['count_history'], dtype=obj['count_dtype']),
+                             obj['max_length'])
+    if kind == _ARRAY:
+        return np.array(obj['data'], dtype=obj['dtype']).reshape(obj['shape'])
+    return np.array(obj['value'], dtype=obj['dtype'])[()]
+
+
+def to_plain(obj):
+    """``obj`` (a checkpoint or a part of it) with mmengine's
+    ``HistoryBuffer`` and numpy arrays and scalars (numbers, strings) replaced
+    by tagged dicts of Python lists and numbers, which torch's default
+    ``torch.load(weights_only=True)`` reads; everything else as it was, the
+    same objects where nothing inside changed. :func:`from_plain` inverts it."""
+    return _map_tree(obj, _to_plain_leaf)
+
+
+def from_plain(obj):
+    """Inverse of :func:`to_plain`: the tagged dicts become ``HistoryBuffer``
+    and numpy objects equal to the originals (values, dtypes, shapes, buffer
+    lengths); checkpoints written without them pass unchanged."""
+    return _map_tree(obj, _from_plain_leaf)
+
+
+def non_plain_entries(obj) -> List[Tuple[str, str]]:
+    """``(path, type name)`` of every value in ``obj`` that torch's default
+    ``weights_only`` loader refuses (anything but tensors, numbers, strings,
+    bytes, ``None``, dtypes, devices, sizes and plain dicts, lists, tuples and
+    sets); paths read ``meta.dataset_meta.palette[0]``."""
+    found = []
+
+    def check(value, path):
+        if type(value) in _PLAIN_CONTAINERS or type(value) in _PLAIN_LEAVES:
+            return value
+        if type(value) in (torch.Tensor, torch.nn.Parameter):
+            return value
+        found.append((path, f'{type(value).__module__}.{type(value).__qualname__}'))
+        return value
+
+    _map_tree(obj, check)
+    return found

@@ -46,14 +46,14 @@ def apply() -> None:
     _applied = True
     import mmengine.runner.checkpoint as mmckpt
 
-    from .checkpoint import load_http, load_local
+    from .checkpoint import load_from_http, load_from_local
     mismatches = _version_mismatches()
     if mismatches:
         warnings.warn('fasternet_dense replaces mmengine\'s checkpoint loaders with safe ones '
                       f'and was written for other versions: {", ".join(mismatches)}. If '
                       'checkpoints fail to load, see fasternet_dense/utils/patches.py.',
                       stacklevel=2)
-    mmckpt.CheckpointLoader.register_scheme(prefixes='', loader=load_local, force=True)
+    mmckpt.CheckpointLoader.register_scheme(prefixes='', loader=load_from_local, force=True)
     mmckpt.CheckpointLoader.register_scheme(
-        prefixes=['http://', 'https://'], loader=load_http, force=True)
-    mmckpt.load_from_http = load_http
+        prefixes=['http://', 'https://'], loader=load_from_http, force=True)
+    mmckpt.load_from_http = load_from_http

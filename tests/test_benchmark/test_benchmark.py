@@ -13,6 +13,7 @@ from mmengine.config import Config
 
 from mmengine.analysis import parameter_count
 from fasternet_dense import FasterNet
+from fasternet_dense.apis import inference
 from fasternet_dense.apis.config import load_config
 from fasternet_dense.apis.inference import build_model
 from fasternet_dense.benchmark.batches import make_test_batches
@@ -29,6 +30,7 @@ from conftest import ROOT
 
 SEG_T0 = osp.join(ROOT, 'configs/semfpn_fasternet_t0_ade20k.py')
 DET_T0 = osp.join(ROOT, 'configs/maskrcnn_fasternet_t0_coco.py')
+RTMDET_T0 = osp.join(ROOT, 'configs/rtmdet_fasternet_t0_coco.py')
 
 # The paper's FasterNet-T0 ImageNet FLOPs (0.34G at 224x224) include the
 # classifier: a 1x1 conv 320 -> 1280 on the pooled 1x1 map and a
@@ -115,8 +117,10 @@ def test_peak_needs_backbone_mode(capsys):
 
 
 @pytest.mark.parametrize('channels_last', [False, True])
-def test_backbone_benchmark_under_bf16_autocast(channels_last):
-    # The fast path's in-place products must follow autocast's dtype.
+def test_backbone_benchmark_under_bf16_autocast(monkeypatch, channels_last):
+    # The fast path's in-place products must follow autocast's dtype. The
+    # numbers, not the speed, are checked: any CPU may emulate bf16 here.
+    monkeypatch.setattr(inference, 'cpu_flags', lambda: ('CPU', {'avx512_bf16'}))
     result = benchmark(SEG_T0, vs=SEG_T0, vs_plain=True, backbone_only=True, shape=(64, 64),
                        iters=1, warmup=0, fuse=True, channels_last=channels_last, amp='bf16')
     assert result['models'][0]['amp'] == 'bf16' and result['models'][1]['amp'] is None
@@ -149,6 +153,37 @@ def test_whole_detector_benchmark_interleaves_two_models():
         assert m['candidates'] == ['model.test_cfg.rcnn.score_thr: 0.05 -> 0.0 '
                                    '(max_per_img 5)']
     assert result['ratio'] == pytest.approx(b['median_ms'] / a['median_ms'])
+
+
+@pytest.mark.parametrize('config, options', [
+    (DET_T0, {'model.test_cfg.rpn.nms_pre': 200, 'model.test_cfg.rpn.max_per_img': 50,
+              'model.test_cfg.rcnn.max_per_img': 5}),
+    (RTMDET_T0, {'model.test_cfg.nms_pre': 200, 'model.test_cfg.max_per_img': 5}),
+])
+def test_whole_detector_benchmark_under_bf16_autocast(monkeypatch, config, options):
+    """Under bf16 the detector's NMS and RoIAlign (mmcv's, fp32 only on CPU)
+    still get fp32 inputs. Autocast runs on any CPU, so the check for bf16
+    instructions is told this one has them."""
+    monkeypatch.setattr(inference, 'cpu_flags', lambda: ('CPU', {'avx512_bf16'}))
+    small = dict(_resize_option(config, (160, 96)), **options)
+    result = benchmark(config, cfg_options=small, shape=(96, 160), synthetic=True, iters=1,
+                       warmup=0, fuse=True, amp='bf16')
+    (model, ) = result['models']
+    assert model['amp'] == 'bf16'
+    _check_timings(model, 1)
+    heads = ('rpn_head, roi_head.bbox_head, roi_head.mask_head' if config == DET_T0
+             else 'bbox_head')
+    assert (f"note: A's bf16 autocast covers backbone, neck, {heads}; its post-processing "
+            'runs in fp32') in format_benchmark(result).splitlines()
+
+
+def test_bf16_a_processor_would_emulate_is_refused(monkeypatch, capsys):
+    monkeypatch.setattr(inference, 'cpu_flags', lambda: ('Old Xeon', {'avx512f'}))
+    assert benchmark_main([SEG_T0, '--amp', 'bf16', '--iters', '1']) == 2
+    assert capsys.readouterr().err.strip() == (
+        'error: --amp bf16: this processor (Old Xeon) has no bf16 instructions (none of the '
+        'flags avx512_bf16, amx_bf16, bf16), so autocast would emulate bf16, slower than '
+        'fp32 (many times without AVX-512); time without --amp, or on a machine that has them.')
 
 
 def test_real_test_images_are_used_when_present(tmp_path):

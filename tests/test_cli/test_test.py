@@ -1,7 +1,14 @@
 """``tools/test.py``'s command line: the metrics table and what it refuses
 before anything is built."""
+import logging
+
 from conftest import config_path
-from fasternet_dense.cli.test import format_metrics
+from mmengine.logging import MMLogger
+
+from fasternet_dense.apis import inference
+from fasternet_dense.apis.config import load_config
+from fasternet_dense.apis.inference import build_model
+from fasternet_dense.cli.test import _autocast, format_metrics
 from fasternet_dense.cli.test import test_main as run_test_tool
 
 
@@ -26,3 +33,35 @@ def test_a_missing_checkpoint_is_one_line(tmp_path, capsys):
                       str(tmp_path / 'none.pth')]) == 2
     assert capsys.readouterr().err.strip().startswith(
         f'error: Checkpoint {tmp_path / "none.pth"} not found;')
+
+
+def test_amp_with_an_onnx_file_is_one_line(tmp_path, capsys):
+    onnx = tmp_path / 'seg.onnx'
+    onnx.write_bytes(b'')
+    assert run_test_tool([config_path('semfpn_fasternet_t0_toyade.py'), str(onnx),
+                          '--amp', 'bf16']) == 2
+    assert capsys.readouterr().err.strip() == (
+        'error: --amp autocasts a PyTorch model; an ONNX file runs in the precision it was '
+        'exported in: leave out --amp.')
+
+
+def test_amp_on_a_processor_without_bf16_warns_in_one_line_and_goes_on(monkeypatch):
+    """The metrics of emulated bf16 are still bf16's, so the test runs; the
+    warning says why it is slow."""
+    monkeypatch.setattr(inference, 'cpu_flags', lambda: ('Old Xeon', {'avx512f'}))
+    model = build_model(load_config(config_path('semfpn_fasternet_t0_toyade.py')))
+    logger = MMLogger.get_instance('amp_without_bf16')
+    records = []
+    handler = logging.Handler()
+    handler.emit = records.append
+    logger.addHandler(handler)
+    try:
+        _autocast(model, 'bf16', logger)
+    finally:
+        logger.removeHandler(handler)
+    warnings = [r.getMessage() for r in records if r.levelno == logging.WARNING]
+    assert warnings == [
+        '--amp bf16: this processor (Old Xeon) has no bf16 instructions (none of the flags '
+        'avx512_bf16, amx_bf16, bf16), so autocast would emulate bf16, slower than fp32 (many '
+        "times without AVX-512); the test goes on, its metrics are bf16's."]
+    assert model.backbone._forward_pre_hooks  # autocast is on all the same

@@ -4,14 +4,14 @@ import os.path as osp
 import numpy as np
 import pytest
 import torch
-from conftest import ROOT, mount_tmpfs
+from conftest import ROOT, config_path, mount_tmpfs
 
 from fasternet_dense.apis.config import load_config
 from fasternet_dense.apis.inference import build_model
 from fasternet_dense.cli.export import export_main
 from fasternet_dense.deploy.export import ExportOptions, export_onnx
 from fasternet_dense.deploy.wrappers import SegmentorForExport
-from fasternet_dense.utils.errors import ConfigError
+from fasternet_dense.utils.errors import OptionError
 
 SEG_T0 = osp.join(ROOT, 'configs/semfpn_fasternet_t0_ade20k.py')
 DET_T0 = osp.join(ROOT, 'configs/maskrcnn_fasternet_t0_coco.py')
@@ -86,9 +86,10 @@ def test_export_wrapper_equals_mmseg_inference():
     torch.testing.assert_close(got, expected, rtol=0, atol=1e-5)
 
 
-def test_whole_detector_export_points_to_mmdeploy(tmp_path, capsys):
-    with pytest.raises(ConfigError, match='mmdeploy'):
-        export_onnx(DET_T0, str(tmp_path / 'det.onnx'))
+def test_a_one_stage_detector_is_not_exported_with_dynamic_sizes(tmp_path, capsys):
+    with pytest.raises(OptionError, match='A one-stage detector is exported for one input size'):
+        export_onnx(config_path('rtmdet_fasternet_t0_toycoco.py'), str(tmp_path / 'det.onnx'),
+                    options=ExportOptions(dynamic=True))
     assert export_main([SEG_T0, '--out', str(tmp_path / 'x.onnx'), '--shape', '16', '16']) == 2
     assert capsys.readouterr().err.splitlines()[-1].startswith('error: --shape')
 

@@ -110,12 +110,12 @@ def test_onnx_file_gives_the_same_metrics_as_its_checkpoint(trained, toy_ade, tm
     assert metrics[0]['mIoU'] > 0
 
 
-def test_an_onnx_file_for_mask_rcnn_is_refused_in_one_line(tmp_path):
+def test_an_empty_onnx_file_for_mask_rcnn_is_refused_in_one_line(tmp_path):
     fake = tmp_path / 'det.onnx'
     fake.write_bytes(b'')
     line = error_line(run_tool('test.py', 'configs/maskrcnn_fasternet_t0_toycoco.py',
                                str(fake)))
-    assert 'for Mask R-CNN export the backbone only (--backbone-only)' in line
+    assert line.startswith(f'error: {fake} is not an ONNX model (')
 
 
 @pytest.fixture(scope='module')
@@ -186,10 +186,13 @@ def test_benchmark_times_onnx_files_beside_the_pytorch_model(tmp_path):
     out = str(tmp_path / 'bb.onnx')
     export_onnx(TOY_SEG, out, options=ExportOptions(shape=(64, 64), backbone_only=True))
     proc = run_tool('benchmark.py', TOY_SEG, '--onnx', out, '--backbone-only', '--iters', '2',
-                    '--warmup', '0', '--threads', '1', '--json', str(tmp_path / 'r.json'))
+                    '--warmup', '0', '--threads', '1', '--json', str(tmp_path / 'r.json'),
+                    '--backend', 'onnxruntime', 'openvino')
     assert proc.returncode == 0, proc.stderr[-3000:]
     result = json.loads((tmp_path / 'r.json').read_text())
-    assert [m['label'] for m in result['models']] == ['PyTorch', 'bb.onnx']
+    assert [m['label'] for m in result['models']] == [
+        'PyTorch', 'onnxruntime fp32 bb.onnx', 'openvino fp32 bb.onnx']
+    assert set(result['machine']) >= {'onnxruntime', 'openvino'}
     assert result['settings']['input'] == 'random tensor 1x3x64x64'
     assert result['settings']['threads'] == 1
     m = result['models'][1]
@@ -217,7 +220,7 @@ def test_options_a_whole_detector_does_not_take_are_named_by_library_and_tool(tm
         export_onnx(TOY_RTMDET, str(tmp_path / 'd.onnx'), options=ExportOptions(raw_input=False))
     assert export_main([TOY_RTMDET, '--out', str(tmp_path / 'd.onnx'), '--dynamic']) == 2
     assert capsys.readouterr().err.strip() == (
-        'error: A whole detector is exported for one input size (its test pipeline pads to '
+        'error: A one-stage detector is exported for one input size (its test pipeline pads to '
         'it): --dynamic does not apply to it.')
     assert export_main([TOY_RTMDET, '--out', str(tmp_path / 'd.onnx'),
                         '--normalized-input']) == 2

@@ -1,5 +1,6 @@
 """Safe checkpoint loading (nothing pickled outside the allow-list runs),
 and damaged or foreign checkpoints refused by tools/test.py in one line."""
+import logging
 import os.path as osp
 
 import numpy as np
@@ -153,3 +154,101 @@ def test_a_text_file_renamed_pth_is_not_a_checkpoint(tmp_path, capsys):
         f"error: {path} (tools/test.py) is not a checkpoint (torch writes a zip archive, or a "
         "pickle before torch 1.6; this file starts with b'epoch 12, mA'); pass a .pth file "
         'written by tools/train.py or a FasterNet release checkpoint.')
+
+
+# ------------------------------------------------------------- plain checkpoints
+def _history(values, counts, max_length=1000000):
+    """A log buffer filled as ``MessageHub.update_scalar`` fills one: made
+    with the first value (integer counts), then updated."""
+    from mmengine.logging.history_buffer import HistoryBuffer
+    buffer = HistoryBuffer(values[:1], counts[:1], max_length)
+    for value, count in zip(values[1:], counts[1:]):
+        buffer.update(value, count)
+    return buffer
+
+
+def test_plain_checkpoints_load_with_torchs_default_loader_and_convert_back_exactly(tmp_path):
+    """Log buffers and numpy data become Python lists and numbers that
+    ``torch.load(weights_only=True)`` reads; :func:`from_plain` gives back
+    equal objects (values, dtypes, shapes, buffer lengths), and everything
+    else (tensors, a state dict's version metadata, counters) is left as it
+    was."""
+    import pickle
+    from collections import Counter, OrderedDict
+
+    from fasternet_dense.utils.checkpoint import from_plain, non_plain_entries, to_plain
+    state_dict = nn.BatchNorm2d(3).state_dict()
+    dataset_meta = {'classes': ('disc', 'box'), 'palette': np.uint8([[1, 2, 3], [4, 5, 6]]),
+                    'weights': np.float32([0.5, 2.0]), 'empty': np.zeros((0, 2)),
+                    'scale': np.float64(1 / 3), 'count': np.int64(-5), 'flag': np.bool_(True),
+                    'name': np.str_('toy')}
+    meta = {'iter': 4, 'seed': 7, 'dataset_meta': dataset_meta}
+    hub = {'log_scalars': OrderedDict([('train/loss', _history([0.25, 1 / 3], [1, 2])),
+                                       ('train/lr', _history([1e-3, 2e-3, 3e-3], [1, 1, 1], 2))]),
+           'runtime_info': OrderedDict([('iter', 4), ('best', np.float64(0.125))]),
+           'resumed_keys': OrderedDict([('train/loss', True), ('iter', True)])}
+    checkpoint = {'meta': meta, 'state_dict': state_dict, 'message_hub': hub,
+                  'param_schedulers': [{'milestones': Counter({8: 1, 11: 1})}]}
+    assert [path for path, _ in non_plain_entries(checkpoint)] == [
+        'meta.dataset_meta.palette', 'meta.dataset_meta.weights', 'meta.dataset_meta.empty',
+        'meta.dataset_meta.scale', 'meta.dataset_meta.count', 'meta.dataset_meta.flag',
+        'meta.dataset_meta.name', 'message_hub.log_scalars.train/loss',
+        'message_hub.log_scalars.train/lr', 'message_hub.runtime_info.best']
+
+    plain = to_plain(checkpoint)
+    assert non_plain_entries(plain) == []
+    assert plain['state_dict'] is state_dict  # untouched parts are the same objects
+    torch.save(plain, tmp_path / 'plain.pth')
+    loaded = torch.load(tmp_path / 'plain.pth', weights_only=True)
+    assert loaded['message_hub']['log_scalars']['train/lr'] == {
+        '__type__': 'mmengine.HistoryBuffer', 'log_history': [2e-3, 3e-3], 'count_history': [1, 1],
+        'log_dtype': '<f8', 'count_dtype': '<i8', 'max_length': 2}
+
+    back = from_plain(loaded)
+    assert pickle.dumps(back['meta']) == pickle.dumps(meta)
+    assert pickle.dumps(back['message_hub']['runtime_info']) == pickle.dumps(hub['runtime_info'])
+    assert back['message_hub']['resumed_keys'] == hub['resumed_keys']
+    for key, buffer in hub['log_scalars'].items():
+        restored = back['message_hub']['log_scalars'][key]
+        assert restored.max_length == buffer.max_length
+        for got, want in zip(restored.data, buffer.data):
+            assert got.dtype == want.dtype and np.array_equal(got, want)
+    assert back['param_schedulers'] == [{'milestones': Counter({8: 1, 11: 1})}]
+    assert back['state_dict']._metadata == state_dict._metadata
+    assert all(torch.equal(back['state_dict'][k], v) for k, v in state_dict.items())
+    # A checkpoint written before (with the buffers pickled) passes unchanged.
+    assert from_plain(checkpoint) is checkpoint
+
+
+class Messages(logging.Handler):
+    """The messages a logger writes, as text."""
+
+    def __init__(self):
+        super().__init__(logging.DEBUG)
+        self.lines = []
+
+    def emit(self, record):
+        self.lines.append(record.getMessage())
+
+
+@pytest.mark.parametrize('scheme', ['local', 'http'])
+def test_checkpoint_loading_logs_its_backend_by_name(scheme, tmp_path, monkeypatch):
+    """mmengine names the backend after its loader function
+    (``load_from_<backend>``): "Loads checkpoint by local backend"."""
+    import torch.hub
+    from mmengine.logging import MMLogger
+    from mmengine.runner import CheckpointLoader
+    path = tmp_path / 'fasternet_t0.pth'
+    torch.save({'state_dict': {'w': torch.ones(1)}}, path)
+    source = str(path) if scheme == 'local' else 'https://example.org/weights/fasternet_t0.pth'
+    monkeypatch.setattr(torch.hub, 'get_dir', lambda: str(tmp_path / 'hub'))
+    monkeypatch.setattr(torch.hub, 'download_url_to_file',
+                        lambda url, target, progress=True: torch.save(torch.load(path), target))
+    logger = MMLogger.get_current_instance()
+    messages = Messages()
+    logger.addHandler(messages)
+    try:
+        CheckpointLoader.load_checkpoint(source, map_location='cpu')
+    finally:
+        logger.removeHandler(messages)
+    assert messages.lines == [f'Loads checkpoint by {scheme} backend from path: {source}']

@@ -55,7 +55,7 @@ def test_http_checkpoints_are_downloaded_by_rank_zero_while_others_wait(rank, tm
     import mmengine.dist
     import torch.hub
 
-    from fasternet_dense.utils.checkpoint import load_http
+    from fasternet_dense.utils.checkpoint import load_from_http
     events = []
     url = 'https://example.org/weights/fasternet_t0.pth?x=1'
     cached = tmp_path / 'fasternet_t0.pth'
@@ -69,6 +69,6 @@ def test_http_checkpoints_are_downloaded_by_rank_zero_while_others_wait(rank, tm
     monkeypatch.setattr(mmengine.dist, 'barrier', lambda: events.append(('barrier', )))
     if rank:  # rank 0 has filled the cache by the time the barrier opens
         torch.save({'w': torch.ones(2)}, cached)
-    state = load_http(url, model_dir=str(tmp_path))
+    state = load_from_http(url, model_dir=str(tmp_path))
     assert torch.equal(state['w'], torch.ones(2))
     assert events == ([('download', url), ('barrier', )] if rank == 0 else [('barrier', )])

@@ -16,6 +16,10 @@ the project's configs do (``runner_type = CrashSafeRunner``).
   picks.
 * Data workers ignore SIGINT and any SIGTERM but their parent's
   (:class:`SignalsToMainProcess`).
+* Checkpoints hold only types torch's default ``weights_only`` loader reads
+  (:func:`~fasternet_dense.utils.checkpoint.to_plain`), so that mmdet's and
+  mmseg's inferencers and a plain ``torch.load`` open them without this
+  package; resuming restores the log buffers and numpy data exactly.
 """
 import logging
 import os
@@ -30,6 +34,7 @@ from mmengine.dist import is_main_process
 from mmengine.registry import RUNNERS
 from mmengine.runner import Runner
 
+from ...utils.checkpoint import from_plain, non_plain_entries, to_plain
 from ...utils.errors import CheckpointWriteError
 from ...utils.fileio import is_local, publish, remove_stale_temp_files, temp_path
 from .checkpoints import find_resumable_checkpoint, intact_last_checkpoint
@@ -51,7 +56,43 @@ class CrashSafeRunner(Runner):
       mmengine's ``CheckpointHook`` writes that record in place, so a kill
       in that moment can tear it; the choice then falls back in the same
       way.
+    * Checkpoints are plain data: mmengine's log buffers and numpy values
+      are written as tagged Python lists and numbers after every hook's
+      ``before_save_checkpoint``, and turned back before any hook's
+      ``after_load_checkpoint``, so hooks and resuming see what mmengine's
+      runner gives them. mmdet's ``DetInferencer``, mmseg's
+      ``MMSegInferencer`` and ``torch.load(path)`` read the files in a
+      process that has not imported this package (torch >= 2.6 loads with
+      ``weights_only=True`` and refuses mmengine's ``HistoryBuffer``).
     """
+
+    _non_plain_warned = frozenset()  # checkpoint entries warned about
+
+    def call_hook(self, fn_name: str, **kwargs) -> None:
+        """mmengine's hook calls, with a checkpoint made plain after the hooks
+        that see it before saving and restored before those that see it
+        after loading."""
+        checkpoint = kwargs.get('checkpoint')
+        if fn_name == 'after_load_checkpoint' and isinstance(checkpoint, dict):
+            for key, value in checkpoint.items():
+                checkpoint[key] = from_plain(value)
+        super().call_hook(fn_name, **kwargs)
+        if fn_name == 'before_save_checkpoint' and isinstance(checkpoint, dict):
+            for key, value in checkpoint.items():
+                checkpoint[key] = to_plain(value)
+            self._warn_non_plain(checkpoint)
+
+    def _warn_non_plain(self, checkpoint: dict) -> None:
+        """One warning per entry that stays unreadable for
+        ``torch.load(weights_only=True)`` (an object a hook or dataset put
+        there that :func:`to_plain` does not convert)."""
+        for path, kind in non_plain_entries(checkpoint):
+            if path not in self._non_plain_warned:
+                self._non_plain_warned = self._non_plain_warned | {path}
+                self.logger.warning(
+                    f'Checkpoint entry {path} is a {kind}, which torch.load(weights_only=True) '
+                    'refuses, so the checkpoint will not load; store plain numbers, strings, '
+                    'lists, dicts or tensors there instead.')
 
     def save_checkpoint(self, out_dir: str, filename: str,
                         file_client_args: Optional[dict] = None, save_optimizer: bool = True,

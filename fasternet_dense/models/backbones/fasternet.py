@@ -136,8 +136,10 @@ class FasterNetBlock(nn.Module):
     running statistics (or a folded one), :meth:`forward_fast` gives the same
     result without materialising the concatenated tensor: the first 1x1 conv
     is a matrix product whose untouched columns read the input in place, and
-    the residual add is accumulated into the second product. Other norms keep
-    the reference path. Neither path writes into its input.
+    the residual add is accumulated into the second product. Traced (FLOP
+    counters, the ONNX export) it is written with the products tracers count
+    and export (:meth:`forward_traced`). Other norms keep the reference path.
+    Neither path writes into its input.
     """
 
     def __init__(self, dim: int, n_div: int = 4, mlp_ratio: float = 2.0,
@@ -187,13 +189,16 @@ class FasterNetBlock(nn.Module):
         """Exact eval-mode forward, ``(N, C, H, W) -> (N, C, H, W)``.
 
         Works on NCHW and channels-last inputs and keeps the input's memory
-        format; the input tensor is only read.
+        format; the input tensor is only read. Under ``torch.jit.trace`` it
+        runs :meth:`forward_traced`.
         """
         n, c, h, w = x.shape
         cp_ = self.spatial_mixing.dim_conv
         w1, b1 = self._first_linear()
         w2 = self.mlp[3].weight.flatten(1)
         y = self.spatial_mixing.partial_conv3(x[:, :cp_])
+        if torch.jit.is_tracing():
+            return self.forward_traced(x, y, w1, b1, w2)
         # The bias enters as the products' beta term and the activation runs in
         # place on the fresh hidden tensor: no extra pass or buffer for either.
         if x.is_contiguous(memory_format=torch.channels_last) and not x.is_contiguous():
@@ -218,6 +223,38 @@ class FasterNetBlock(nn.Module):
             hid = torch.baddbmm(b1.view(1, -1, 1), w1x, xm[:, cp_:])
         hid.baddbmm_(w1[:, :cp_].to(hid.dtype).expand(n, -1, -1), ym.to(hid.dtype))
         out = torch.baddbmm(xm, w2.expand(n, -1, -1), self._activate(hid))
+        return out.view(n, c, h, w)
+
+    def forward_traced(self, x: torch.Tensor, y: torch.Tensor, w1: torch.Tensor,
+                       b1: Optional[torch.Tensor], w2: torch.Tensor) -> torch.Tensor:
+        """:meth:`forward_fast`'s arithmetic as a traced graph should hold
+        it: the same three products as batched ``matmul`` (weights expanded
+        over the batch) with the bias and both accumulations as additions.
+
+        Tracing FLOP counters (mmengine's ``get_model_complexity_info``,
+        fvcore) count ``matmul`` but not the fused ``baddbmm`` and in-place
+        products of the eager path, which would leave most of the backbone
+        uncounted; here they count the products as the 1x1 convs they
+        replace. The ONNX export gets the same MatMul and Add nodes as
+        before, for any batch size. Eager, the separate additions would be
+        extra passes over the hidden tensor, so they are kept to traces. The
+        result is NCHW-contiguous whatever the input's memory format.
+
+        Args:
+            x: the block input ``(N, C, H, W)``.
+            y: the partial conv's output ``(N, C_p, H, W)``.
+            w1: the first 1x1 conv's weight ``(hidden, C)``, norm folded in.
+            b1: its bias ``(hidden, )`` (``None`` without a norm to fold).
+            w2: the second 1x1 conv's weight ``(C, hidden)``.
+        """
+        n, c, h, w = x.shape
+        cp_ = y.shape[1]
+        xm = x.reshape(n, c, h * w)
+        hid = torch.matmul(w1[:, cp_:].expand(n, -1, -1), xm[:, cp_:])
+        hid = hid + torch.matmul(w1[:, :cp_].expand(n, -1, -1), y.reshape(n, cp_, h * w))
+        if b1 is not None:
+            hid = hid + b1.view(1, -1, 1)
+        out = xm + torch.matmul(w2.expand(n, -1, -1), self._activate(hid))
         return out.view(n, c, h, w)
 
     def switch_to_deploy(self) -> 'FasterNetBlock':
@@ -250,9 +287,10 @@ def use_fast_inference(module: nn.Module, enabled: bool = True) -> nn.Module:
 @contextmanager
 def reference_forward(module: nn.Module) -> Iterator[nn.Module]:
     """Run every FasterNet block inside ``module`` on the paper's
-    split/conv/concatenate path within the ``with`` block (as FLOP counters
-    need: the fast path's in-place products escape them); each block's own
-    choice comes back afterwards."""
+    split/conv/concatenate path within the ``with`` block (for FLOP counts
+    that include each block's batch norm, as the paper's do: the fast path
+    has it folded into its first product); each block's own choice comes
+    back afterwards."""
     blocks = [sub for sub in module.modules() if isinstance(sub, FasterNetBlock)]
     saved = [block.fast_inference for block in blocks]
     use_fast_inference(module, False)

@@ -1,9 +1,13 @@
-"""Whole-or-nothing checkpoints, a failed save in one line, and end to end
-a toy training killed with SIGKILL or SIGTERM and resumed to the weights
-of an uninterrupted run (``tools/train.py`` in subprocesses on CPU)."""
+"""Whole-or-nothing checkpoints in plain data that resume exactly, a failed
+save in one line, and end to end a toy training killed with SIGKILL or
+SIGTERM and resumed to the weights of an uninterrupted run
+(``tools/train.py`` in subprocesses on CPU)."""
+import copy
 import glob
+import logging
 import os
 import os.path as osp
+import pickle
 import random
 import re
 import shutil
@@ -17,15 +21,171 @@ import cv2
 import numpy as np
 import pytest
 import torch
-from conftest import ROOT, config_path, fake_checkpoint, mount_tmpfs
+from conftest import ROOT, config_path, fake_checkpoint, mount_tmpfs, tiny_runner
+from mmengine.hooks import Hook
 
 from fasternet_dense import safe_torch_load
 from fasternet_dense.cli.plot_log import find_scalar_files, plot_scalars, read_scalars
 from fasternet_dense.datasets.toydata import make_toy_ade
 from fasternet_dense.engine.runner.checkpoints import checkpoint_problem, find_resumable_checkpoint
+from fasternet_dense.utils.checkpoint import from_plain
 from fasternet_dense.utils.fileio import remove_stale_temp_files
 
 SEG_CONFIG = config_path('semfpn_fasternet_t0_toyade.py')
+
+
+# ------------------------------------------------------------ plain checkpoints
+class NumpyMetainfoData(torch.utils.data.Dataset):
+    """Eight regression samples; the dataset's ``metainfo`` holds numpy data,
+    as a user's dataset may."""
+    metainfo = dict(classes=('disc', 'box'), palette=np.uint8([[1, 2, 3], [4, 5, 6]]),
+                    scale=np.float32(0.5))
+
+    def __init__(self):
+        gen = torch.Generator().manual_seed(1)
+        self.samples = [dict(inputs=torch.randn(4, generator=gen), labels=torch.tensor(i % 3.0))
+                        for i in range(8)]
+
+    def __len__(self):
+        return len(self.samples)
+
+    def __getitem__(self, index):
+        return self.samples[index]
+
+
+class HubRecorder(Hook):
+    """Puts numpy values in the message hub, as metrics and hooks do, and
+    keeps copies of the hub each checkpoint saves and of the hub a resumed
+    run starts with."""
+    priority = 'HIGHEST'
+
+    def __init__(self):
+        self.saved, self.started, self.started_at = [], None, None
+
+    def after_train_iter(self, runner, batch_idx, data_batch=None, outputs=None):
+        runner.message_hub.update_info('val/per_class', np.float32([0.5, 0.25]) * runner.iter)
+        runner.message_hub.update_info('best_score', np.float64(runner.iter / 3))
+
+    def before_save_checkpoint(self, runner, checkpoint):
+        self.saved.append(copy.deepcopy(checkpoint['message_hub']))
+
+    def before_train(self, runner):
+        self.started = copy.deepcopy(runner.message_hub.state_dict())
+        self.started_at = runner.iter
+
+
+class Messages(logging.Handler):
+    """The messages a logger writes, as text."""
+
+    def __init__(self):
+        super().__init__(logging.DEBUG)
+        self.lines = []
+
+    def emit(self, record):
+        self.lines.append(record.getMessage())
+
+
+def _regression_runner(work_dir, max_iters, hook, **extra):
+    """A linear regression on :class:`NumpyMetainfoData` with ``hook``, a
+    checkpoint every 4 iterations."""
+    from mmengine.model import BaseModel
+
+    class Net(BaseModel):
+
+        def __init__(self):
+            super().__init__()
+            torch.manual_seed(0)
+            self.linear = torch.nn.Linear(4, 1)
+
+        def forward(self, inputs, labels=None, mode='loss'):
+            out = self.linear(inputs).squeeze(1)
+            return dict(loss=(out - labels.float()).square().mean())
+
+    return tiny_runner(work_dir, Net(), NumpyMetainfoData(), max_iters, lr=0.05, interval=4,
+                       hooks=[hook], randomness=dict(seed=0), **extra)
+
+
+def assert_same_message_hub(got: dict, want: dict) -> None:
+    """Two ``MessageHub.state_dict()``: equal log buffers (values, counts,
+    dtypes, lengths), runtime values pickled alike (so of the same types) and
+    equal resumed keys."""
+    assert list(got['log_scalars']) == list(want['log_scalars'])
+    for key, buffer in want['log_scalars'].items():
+        restored = got['log_scalars'][key]
+        assert type(restored) is type(buffer) and restored.max_length == buffer.max_length, key
+        for a, b in zip(restored.data, buffer.data):
+            assert a.dtype == b.dtype and np.array_equal(a, b), key
+    assert got['runtime_info'].keys() == want['runtime_info'].keys()
+    for key, value in want['runtime_info'].items():
+        assert pickle.dumps(got['runtime_info'][key]) == pickle.dumps(value), key
+    assert got['resumed_keys'] == want['resumed_keys']
+
+
+PLAIN_LOAD = """
+import sys, torch
+checkpoint = torch.load(sys.argv[1], weights_only=True)
+buffer = checkpoint['message_hub']['log_scalars']['train/loss']
+print('fasternet_dense' in sys.modules, type(buffer).__name__, len(buffer['log_history']),
+      checkpoint['meta']['iter'], checkpoint['meta']['dataset_meta']['classes'])
+"""
+
+
+@pytest.mark.parametrize('written', ['plain', 'with pickled log buffers'])
+def test_checkpoints_are_plain_data_and_resume_restores_the_message_hub_exactly(tmp_path, written):
+    """A checkpoint opens with torch's default ``weights_only`` loader in a
+    process without this package; resuming from it (or from a checkpoint of
+    mmengine's own layout, with pickled log buffers) restores the message
+    hub exactly as it was saved, numpy values and dataset metainfo included,
+    and the run goes on from its iteration."""
+    recorder = HubRecorder()
+    _regression_runner(tmp_path, 4, recorder).train()
+    path = tmp_path / 'iter_4.pth'
+    proc = subprocess.run([sys.executable, '-c', PLAIN_LOAD, str(path)], capture_output=True,
+                          text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert proc.stdout.split() == ['False', 'dict', '4', '4', "('disc',", "'box')"]
+    if written != 'plain':
+        checkpoint = safe_torch_load(str(path))
+        torch.save({key: from_plain(value) for key, value in checkpoint.items()}, path)
+
+    resumed_recorder = HubRecorder()
+    resumed = _regression_runner(tmp_path, 6, resumed_recorder, resume=True, load_from=str(path))
+    handler = Messages()
+    resumed.logger.addHandler(handler)
+    try:
+        resumed.train()
+    finally:
+        resumed.logger.removeHandler(handler)
+    messages = handler.lines
+    assert_same_message_hub(resumed_recorder.started, recorder.saved[-1])
+    assert resumed_recorder.started_at == 4 and resumed.iter == 6
+    assert not [m for m in messages if 'metainfo from the resumed checkpoint is different' in m]
+    assert not [m for m in messages if 'torch.load(weights_only=True) refuses' in m]
+    assert len(resumed.message_hub.get_scalar('train/loss').data[0]) == 6
+
+
+class PutsAFraction(Hook):
+    """Keeps an object torch's safe loader refuses in the message hub."""
+
+    def after_train_iter(self, runner, batch_idx, data_batch=None, outputs=None):
+        from fractions import Fraction
+        runner.message_hub.update_info('odd', Fraction(runner.iter, 3))
+
+
+def test_an_entry_no_safe_loader_reads_is_named_once(tmp_path):
+    runner = _regression_runner(tmp_path, 8, PutsAFraction())
+    handler = Messages()
+    runner.logger.addHandler(handler)
+    try:
+        runner.train()
+    finally:
+        runner.logger.removeHandler(handler)
+    warned = [m for m in handler.lines if m.startswith('Checkpoint entry')]
+    assert warned == [
+        'Checkpoint entry message_hub.runtime_info.odd is a fractions.Fraction, which '
+        'torch.load(weights_only=True) refuses, so the checkpoint will not load; store plain '
+        'numbers, strings, lists, dicts or tensors there instead.']
+    assert (tmp_path / 'iter_4.pth').exists() and (tmp_path / 'iter_8.pth').exists()
 
 
 # ------------------------------------------------------------ atomic saving

@@ -13,6 +13,7 @@ from mmengine.config import Config
 from torch.nn.modules.batchnorm import _BatchNorm
 
 from fasternet_dense import (ARCH_SETTINGS, ConfigError, FasterNet, imagenet_head_parameters)
+from fasternet_dense.models.backbones.fasternet import reference_forward
 
 ARCHS = list(ARCH_SETTINGS)
 
@@ -193,6 +194,43 @@ def test_fast_eval_path_equals_reference_and_leaves_input(arch, channels_last):
     assert torch.equal(x, original)
     for r, f in zip(reference, fast):
         assert (r - f).abs().max().item() <= 1e-5
+
+
+@pytest.mark.parametrize('fused', [False, True])
+def test_a_traced_fast_path_equals_eager_and_counts_its_products_as_convolutions(fused):
+    """Under ``torch.jit.trace`` (FLOP counters, the ONNX export) the fast
+    path's products are ``matmul`` nodes: the traced model gives the eager
+    outputs, and mmengine's FLOP counter books exactly the reference path's
+    convolution FLOPs, less only the block norms it folds (2 FLOPs an
+    element in eval mode)."""
+    from mmengine.analysis import FlopAnalyzer
+    torch.manual_seed(0)
+    model = FasterNet('t0')
+    randomize_norms(model)
+    model.eval()
+    if fused:  # folded norms: the products have no bias
+        model = model.switch_to_deploy()
+    x = torch.randn(2, 3, 64, 96)
+    with torch.no_grad():
+        eager = model(x)
+        traced = torch.jit.trace(model, x, check_trace=False)(x)
+        reference = model.set_fast_inference(False)(x)
+        model.set_fast_inference(True)
+    for e, t, r in zip(eager, traced, reference):
+        assert (e - t).abs().max().item() <= 1e-5 and (r - t).abs().max().item() <= 1e-4
+
+    def counted(module):
+        analyzer = FlopAnalyzer(module, (x, )).unsupported_ops_warnings(False)
+        return analyzer.uncalled_modules_warnings(False).by_operator()
+
+    fast = counted(model)
+    with reference_forward(model):
+        ref = counted(model)
+    assert fast['conv'] + fast['matmul'] == ref['conv']
+    if not fused:  # each block's hidden norm: 2 * dim channels at its stage's size
+        hidden = sum(2 * 40 * 2**i * (16 // 2**i) * (24 // 2**i) * d
+                     for i, d in enumerate((1, 2, 8, 2)))
+        assert ref['batch_norm'] - fast['batch_norm'] == 2 * 2 * hidden
 
 
 def test_fast_block_does_not_modify_its_input():
