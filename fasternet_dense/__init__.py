@@ -3,7 +3,8 @@
 Importing this package registers its modules in mmengine's root registries
 (reachable from mmdet and mmseg configs through
 ``custom_imports=dict(imports=['fasternet_dense'])``): the ``FasterNet``
-backbone, its ``PartialConv`` and ``FasterNetBlock`` modules,
+backbone, its ``PartialConv`` and ``FasterNetBlock`` modules, the
+``SqueezeNet`` backbone (torchvision's feature network, for the peer configs),
 ``CrashSafeRunner``, ``StepSeedHook``, ``NonFiniteLossHook``,
 ``PreemptionHook``, ``UnreadableImageHook`` with its training-pipeline
 transform ``LoadImageFromFileOrSkip``, and
@@ -17,7 +18,7 @@ from .datasets import LoadImageFromFileOrSkip
 from .deploy import OnnxDetector, OnnxSegmentor
 from .engine import (CrashSafeRunner, NonFiniteLossHook, PreemptionHook, StepSeedHook,
                      UnreadableImageHook)
-from .models import (ARCH_SETTINGS, FasterNet, FasterNetBlock, PartialConv,
+from .models import (ARCH_SETTINGS, FasterNet, FasterNetBlock, PartialConv, SqueezeNet,
                      imagenet_head_parameters, resolve_arch, to_native_layout)
 from .utils import patches
 from .utils.checkpoint import safe_torch_load
@@ -29,7 +30,7 @@ patches.apply()
 
 __version__ = '0.1.0'
 __all__ = [
-    'ARCH_SETTINGS', 'FasterNet', 'FasterNetBlock', 'PartialConv',
+    'ARCH_SETTINGS', 'FasterNet', 'FasterNetBlock', 'PartialConv', 'SqueezeNet',
     'imagenet_head_parameters', 'resolve_arch', 'CheckpointMismatchError',
     'UnsafeCheckpointError', 'CheckpointWriteError', 'NonFiniteLossError', 'TrainingStopped',
     'ConfigError',

@@ -10,20 +10,21 @@ them.
 Suites:
 
 * ``paper-imagenet``: Table 3 (FasterNet T0..L and the peers the libraries
-  build, plus MobileNetV3, MobileOne and EfficientFormer), 224x224.
+  build, plus MobileNetV3, MobileOne, EfficientFormer, ShuffleNetV1,
+  GhostNetV2 and SqueezeNet), 224x224.
 * ``paper-operators``: Table 1, ten stacked Conv / GConv / DWConv / PConv
   3x3 layers on four feature maps.
 * ``paper-coco``: Table 4, Mask R-CNN with FasterNet S/M/L, mmdet's ResNet-50,
   ResNet-101 and ResNeXt-101-64x4d configs and PVT-S/M/L in mmdet's
   ResNet-50 config, whole ``test_step`` on a 1333x800 image.
 * ``realtime``: RTMDet-tiny/s/m with mmdet's CSPNeXt against RTMDet with
-  FasterNet-T0/T1/T2, GhostNet, RepGhostNet, MobileNetV1/V3 and
-  ShuffleNetV2, whole ``test_step`` at 640x640 (candidates capped, see
-  :data:`REALTIME_CAPS`), and each backbone alone; ratios against
-  RTMDet-tiny and CSPNeXt-tiny.
-* ``seeds-light``: the light backbones (ShuffleNetV2, MobileNetV2/V3,
-  MobileViT, MobileOne, FasterNet T0..T2) as Semantic FPN and as RetinaNet
-  backbones, whole ``test_step`` at 512x512.
+  FasterNet-T0/T1/T2, GhostNet, GhostNetV2, RepGhostNet, MobileNetV1/V3,
+  ShuffleNetV1/V2 and SqueezeNet, whole ``test_step`` at 640x640 (candidates
+  capped, see :data:`REALTIME_CAPS`), and each backbone alone; ratios
+  against RTMDet-tiny and CSPNeXt-tiny.
+* ``seeds-light``: the light backbones (ShuffleNetV1/V2, MobileNetV2/V3,
+  MobileViT, MobileOne, GhostNetV2, SqueezeNet, FasterNet T0..T2) as
+  Semantic FPN and as RetinaNet backbones, whole ``test_step`` at 512x512.
 
 Backbone rows time the network on a random tensor; model rows (``kind=
 'model'``) build a whole detector or segmentor from a config and time its
@@ -38,6 +39,7 @@ each optionally with ``label``, ``cfg_options`` and ``pair`` (the label of
 the row it is compared with); ``whole_model=True`` times a config's whole
 ``test_step`` instead of its backbone.
 """
+import math
 import os.path as osp
 from typing import Callable, Dict, List, Optional, Sequence, Tuple
 
@@ -58,6 +60,11 @@ EXTRA_IMAGENET = {
     'MobileOne-S1': 'FasterNet-T1',
     'EfficientFormer-L1': 'FasterNet-T2',
     'EfficientFormer-L3': 'FasterNet-S',
+    'ShuffleNetV1-g3': 'FasterNet-T0',
+    'GhostNetV2-x1.0': 'FasterNet-T0',
+    'GhostNetV2-x1.3': 'FasterNet-T0',
+    'GhostNetV2-x1.6': 'FasterNet-T0',
+    'SqueezeNet-v1.1': 'FasterNet-T0',
 }
 
 
@@ -71,7 +78,7 @@ FIXED_INPUT = dict(
 
 def row(label: str, build: Callable[[], object], shape, paper: Optional[dict] = None,
         pair: Optional[str] = None, group: str = '', note: str = '',
-        kind: str = 'backbone') -> dict:
+        kind: str = 'backbone', top1: Optional[float] = None) -> dict:
     """One network of a suite.
 
     Args:
@@ -84,9 +91,11 @@ def row(label: str, build: Callable[[], object], shape, paper: Optional[dict] = 
         pair: label of the row this one is compared with.
         group: rows are printed in groups (Table 3's FasterNet rows, Table
             1's feature maps).
+        top1: the network's published ImageNet top-1 (%), for the picture
+            of accuracy against measured latency.
     """
     return dict(label=label, build=build, shape=tuple(shape), paper=paper, pair=pair,
-                group=group, note=note, kind=kind)
+                group=group, note=note, kind=kind, top1=top1)
 
 
 def _imagenet_rows(shape: Optional[Tuple[int, int]] = None) -> List[dict]:
@@ -96,14 +105,17 @@ def _imagenet_rows(shape: Optional[Tuple[int, int]] = None) -> List[dict]:
         side = (224, 224) if shape is None or name in FIXED_INPUT else shape
         if shape is not None and name in FIXED_INPUT:
             note = f'{note}; ' * bool(note) + f'224x224: {FIXED_INPUT[name]}'
+        top1 = (paper or {}).get('top1') or (PEERS.get(name, {}).get('top1') or (None, ))[0]
         rows.append(row(name, lambda: build_peer(name), (3, *side), paper, pair=pair,
-                        group=pair, note=note))
+                        group=pair, note=note, top1=top1))
 
     for name in TABLE3:
         if name not in UNAVAILABLE:
             add(name, table3_row(name), TABLE3[name][-1])
     for name, pair in EXTRA_IMAGENET.items():
-        add(name, None, pair, 'not in Table 3')
+        top1 = PEERS[name].get('top1')
+        add(name, None, pair, 'not in Table 3' + (
+            f'; ImageNet top-1 {top1[0]}% per {top1[1]}' if top1 else ''))
     order = list(FASTERNET)
     return sorted(rows, key=lambda r: order.index(r['group']))
 
@@ -144,11 +156,14 @@ def _operator_rows(shape: Optional[Tuple[int, int]] = None) -> List[dict]:
 
 # ------------------------------------------------------------ whole models
 def feature_layout(backbone_cfg: dict) -> Tuple[List[int], List[int]]:
-    """Channels and strides of a backbone's outputs (one 64x64 forward)."""
+    """Channels and strides of a backbone's outputs (one 64x64 forward).
+    Strides are the nearest powers of two: a network whose stem and pools
+    have no padding (SqueezeNet) gives maps a pixel or two short."""
     model = build_backbone(dict(backbone_cfg))
     with torch.no_grad():
         outs = model(torch.zeros(1, 3, 64, 64))
-    return [o.shape[1] for o in outs], [64 // o.shape[-1] for o in outs]
+    return ([o.shape[1] for o in outs],
+            [2**round(math.log2(64 / o.shape[-1])) for o in outs])
 
 
 def set_test_scale(cfg: Config, shape: Tuple[int, int]) -> None:
@@ -234,9 +249,10 @@ def _coco_rows(shape: Optional[Tuple[int, int]] = None, cfg_options=None) -> Lis
 
 
 # seeds-light: each light backbone's outputs at strides 4-32 (the last
-# index takes the network's final conv where it has one); ShuffleNetV2 has
-# no stride-4 output in mmpretrain.
+# index takes the network's final conv where it has one); mmpretrain's
+# ShuffleNetV1/V2 have no stride-4 output, SqueezeNet has no stride 32.
 LIGHT_BACKBONES = {
+    'ShuffleNetV1-g3': dict(out_indices=(0, 1, 2)),
     'ShuffleNetV2-x1.5': dict(out_indices=(0, 1, 3)),
     'ShuffleNetV2-x2': dict(out_indices=(0, 1, 3)),
     'MobileNetV2': dict(out_indices=(1, 2, 4, 7)),
@@ -247,6 +263,10 @@ LIGHT_BACKBONES = {
     'MobileViT-S': dict(out_indices=(1, 2, 3, 4)),
     'MobileOne-S0': dict(out_indices=(0, 1, 2, 3)),
     'MobileOne-S1': dict(out_indices=(0, 1, 2, 3)),
+    'GhostNetV2-x1.0': dict(features_only=True, out_indices=(1, 2, 3, 4)),
+    'GhostNetV2-x1.3': dict(features_only=True, out_indices=(1, 2, 3, 4)),
+    'GhostNetV2-x1.6': dict(features_only=True, out_indices=(1, 2, 3, 4)),
+    'SqueezeNet-v1.1': dict(out_indices=(4, 7, 12)),
     'FasterNet-T0': None, 'FasterNet-T1': None, 'FasterNet-T2': None,
 }
 LIGHT_HEADS = {
@@ -264,6 +284,18 @@ def light_backbone_cfg(name: str) -> dict:
     return dict(peer_backbone_cfg(name), **LIGHT_BACKBONES[name])
 
 
+def _light_note(head: str, name: str) -> str:
+    """The strides a row's FPN takes, where its backbone lacks one of 4-32."""
+    if name.startswith('ShuffleNet'):
+        return 'FPN on strides 8-32 (no stride-4 output)'
+    if name.startswith('SqueezeNet'):
+        if head == 'RetinaNet':  # mmdet's RetinaNet FPN leaves stride 4 out
+            return ('FPN on strides 8-16, its extra levels from the stride-16 map '
+                    '(no stride-32 output)')
+        return 'FPN on strides 4-16 (no stride-32 output)'
+    return ''
+
+
 def _light_pair(name: str) -> str:
     if name in FASTERNET:
         return name
@@ -275,11 +307,10 @@ def _seeds_light_rows(shape: Optional[Tuple[int, int]] = None, cfg_options=None)
     for head, base in LIGHT_HEADS.items():
         for name in LIGHT_BACKBONES:
             pair = _light_pair(name)
-            note = 'FPN on strides 8-32 (no stride-4 output)' if 'Shuffle' in name else ''
             rows.append(_model_row(f'{head} {name}', base,
                                    lambda name=name: light_backbone_cfg(name),
                                    shape or LIGHT_SHAPE, cfg_options, pair=f'{head} {pair}',
-                                   group=f'{head} {pair}', note=note))
+                                   group=f'{head} {pair}', note=_light_note(head, name)))
     order = [f'{h} {p}' for h in LIGHT_HEADS for p in ('FasterNet-T0', 'FasterNet-T1',
                                                         'FasterNet-T2')]
     return sorted(rows, key=lambda r: order.index(r['group']))
@@ -305,6 +336,14 @@ REALTIME_MODELS = {
     'MobileNetV1': 'rtmdet_mobilenetv1_100_coco',
     'MobileNetV3-Large': 'rtmdet_mobilenetv3_large_coco',
     'ShuffleNetV2': 'rtmdet_shufflenetv2_coco',
+    'GhostNetV2-1.0': 'rtmdet_ghostnetv2_100_coco',
+    'GhostNetV2-1.3': 'rtmdet_ghostnetv2_130_coco',
+    'ShuffleNetV1-g3': 'rtmdet_shufflenetv1_coco',
+    'SqueezeNet-v1.1': 'rtmdet_squeezenet1_1_coco',
+}
+# Realtime rows whose backbone lacks one of RTMDet's strides 8/16/32.
+REALTIME_NOTES = {
+    'SqueezeNet-v1.1': 'strides 4/8/16 into the PAFPN and head (no stride-32 output)',
 }
 REALTIME_SHAPE = (640, 640)
 # Candidates per image after the score threshold is set to 0: at most 1000
@@ -325,11 +364,12 @@ def _realtime_rows(shape: Optional[Tuple[int, int]] = None, cfg_options=None) ->
     side = shape or REALTIME_SHAPE
     rows = []
     for name, config in REALTIME_MODELS.items():
+        note = REALTIME_NOTES.get(name, '')
         rows.append(_model_row(_realtime_label(name, True), config, None, side, options,
-                               pair='RTMDet-tiny', group='RTMDet, whole test_step'))
+                               pair='RTMDet-tiny', group='RTMDet, whole test_step', note=note))
         spec = row(_realtime_label(name, False),
                    lambda config=config: _config_backbone(config, cfg_options), (3, *side),
-                   pair='CSPNeXt-tiny', group='backbone alone')
+                   pair='CSPNeXt-tiny', group='backbone alone', note=note)
         rows.append(spec)
     return sorted(rows, key=lambda r: r['kind'] != 'model')
 
@@ -445,7 +485,7 @@ def suite_rows(suite: str, shape: Optional[Sequence[int]] = None,
 
 
 __all__ = ['SUITES', 'MODEL_SUITES', 'EXTRA_IMAGENET', 'FIXED_INPUT', 'COCO_MODELS',
-           'LIGHT_BACKBONES', 'LIGHT_HEADS', 'REALTIME_MODELS', 'REALTIME_CAPS',
-           'StackedOperator', 'row', 'feature_layout',
+           'LIGHT_BACKBONES', 'LIGHT_HEADS', 'REALTIME_MODELS', 'REALTIME_NOTES',
+           'REALTIME_CAPS', 'StackedOperator', 'row', 'feature_layout',
            'set_test_scale', 'dense_config', 'light_backbone_cfg', 'suite_rows',
            'load_suite_file']

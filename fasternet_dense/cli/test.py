@@ -24,7 +24,13 @@ def test_parser() -> argparse.ArgumentParser:
     parser.add_argument('checkpoint', help='checkpoint file (this toolkit\'s, or an '
                         'official mmdet 2.x FasterNet one), or a whole-model ONNX file '
                         '(fp32 or int8, from tools/export_onnx.py) to run in --backend')
+    parser.add_argument('--show', action='store_true',
+                        help='show each prediction in a window (needs a display)')
+    parser.add_argument('--wait-time', type=float, default=2,
+                        help='with --show: seconds each picture stays (default 2)')
     parser.add_argument('--show-dir', help='write pictures of the predictions here')
+    parser.add_argument('--tta', action='store_true', help='test-time augmentation: the '
+                        'config\'s tta_model around its model, fed by its tta_pipeline')
     parser.add_argument('--out', help='detection: dump raw results to this .pkl file; '
                         'segmentation: write predicted label maps into this folder')
     parser.add_argument('--backend', choices=list(BACKENDS), default='onnxruntime',
@@ -42,16 +48,41 @@ def test_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _enable_visualization(cfg: Config, show_dir: str) -> None:
+def _enable_visualization(cfg: Config, show_dir: Optional[str], show: bool = False,
+                          wait_time: float = 2) -> None:
+    """``--show-dir`` / ``--show``, as mmdet's and mmseg's test tools set the
+    config's visualization hook."""
     hook = cfg.default_hooks.get('visualization')
     if hook is None:
-        raise ConfigError('--show-dir needs default_hooks.visualization in the config.')
+        raise ConfigError('--show and --show-dir need default_hooks.visualization in the '
+                          'config.')
     hook['draw'] = True
-    if task_of(cfg) == 'mmdet':
+    if show:
+        hook['show'] = True
+        hook['wait_time'] = wait_time
+    if show_dir and task_of(cfg) == 'mmdet':
         hook['test_out_dir'] = osp.abspath(show_dir)
-    else:
+    elif show_dir:
         cfg.visualizer['save_dir'] = osp.abspath(show_dir)
+    if task_of(cfg) == 'mmseg':
         hook['interval'] = 1
+
+
+def check_tta(cfg: Config) -> None:
+    """One line where the config has no test-time augmentation to run."""
+    missing = [k for k in ('tta_model', 'tta_pipeline') if not cfg.get(k)]
+    if missing:
+        raise ConfigError(f'--tta needs {" and ".join(missing)} in the config (see '
+                          'configs/_base_/semantic_fpn_ade20k.py or rtmdet_l_coco.py).')
+
+
+def enable_tta(cfg: Config) -> None:
+    """``--tta``: the config's ``tta_model`` wraps its model and its
+    ``tta_pipeline`` replaces the test pipeline, as mmdet's and mmseg's
+    test tools do; one line where the config has neither."""
+    check_tta(cfg)
+    cfg.test_dataloader.dataset.pipeline = cfg.tta_pipeline
+    cfg.model = dict(cfg.tta_model, module=cfg.model)
 
 
 def prepare_test_config(args: argparse.Namespace) -> Config:
@@ -73,8 +104,12 @@ def prepare_test_config(args: argparse.Namespace) -> Config:
         if onnx_file else None
     cfg.load_from = None if onnx_file else args.checkpoint
     cfg.resume = False
-    if args.show_dir:
-        _enable_visualization(cfg, args.show_dir)
+    if args.tta:  # a config error: before the files are looked at
+        if onnx_file:
+            raise ConfigError('--tta runs the PyTorch model; evaluate the .pth checkpoint.')
+        check_tta(cfg)
+    if args.show_dir or args.show:
+        _enable_visualization(cfg, args.show_dir, args.show, args.wait_time)
     if args.out:
         if task_of(cfg) == 'mmdet':
             if not args.out.endswith(('.pkl', '.pickle')):
@@ -90,6 +125,8 @@ def prepare_test_config(args: argparse.Namespace) -> Config:
     if not onnx_file:
         check_checkpoint_file(args.checkpoint, 'tools/test.py')
     check_datasets(cfg, ('test_dataloader', ))
+    if args.tta:
+        enable_tta(cfg)
     if onnx_model:
         cfg.model = onnx_model
         # The file holds the weights it was exported with (the averaged ones

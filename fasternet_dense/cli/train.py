@@ -37,8 +37,24 @@ def train_parser() -> argparse.ArgumentParser:
                         help='resume from CKPT, or with no value from the latest '
                         'checkpoint in the work dir')
     parser.add_argument('--amp', action='store_true', help='mixed precision (CUDA only)')
+    parser.add_argument('--auto-scale-lr', action='store_true',
+                        help='scale the learning rate by the real batch size (GPUs x '
+                        'batch per GPU) over the config\'s auto_scale_lr.base_batch_size, '
+                        'as mmdet\'s tools/train.py does')
     _common_args(parser)
     return parser
+
+
+def enable_auto_scale_lr(cfg: Config) -> None:
+    """``--auto-scale-lr``: switch on the config's ``auto_scale_lr`` (mmengine's
+    Runner then multiplies the learning rate by real batch / base batch), or
+    stop in one line where the config does not say its base batch size."""
+    scale = cfg.get('auto_scale_lr')
+    if not scale or 'base_batch_size' not in scale:
+        raise ConfigError('--auto-scale-lr needs auto_scale_lr = dict(enable=False, '
+                          'base_batch_size=N) in the config: N is the total batch its learning '
+                          'rate was set for.')
+    cfg.auto_scale_lr.enable = True
 
 
 def prepare_train_config(args: argparse.Namespace,
@@ -54,6 +70,8 @@ def prepare_train_config(args: argparse.Namespace,
             raise ConfigError('--amp needs a CUDA GPU; run without --amp on CPU.')
         cfg.optim_wrapper.type = 'AmpOptimWrapper'
         cfg.optim_wrapper.loss_scale = 'dynamic'
+    if args.auto_scale_lr:
+        enable_auto_scale_lr(cfg)
     if args.resume == 'auto':
         cfg.resume = True
         cfg.load_from = None

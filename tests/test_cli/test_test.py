@@ -65,3 +65,35 @@ def test_amp_on_a_processor_without_bf16_warns_in_one_line_and_goes_on(monkeypat
         'avx512_bf16, amx_bf16, bf16), so autocast would emulate bf16, slower than fp32 (many '
         "times without AVX-512); the test goes on, its metrics are bf16's."]
     assert model.backbone._forward_pre_hooks  # autocast is on all the same
+
+
+def test_tta_wraps_the_model_and_evaluates(tmp_path):
+    """``--tta``: the config's tta_model around its model, its tta_pipeline
+    as the test pipeline, and a whole evaluation through it."""
+    import torch
+    from conftest import as_argv, loader_options, run_tool
+
+    from fasternet_dense.cli.test import prepare_test_config, test_parser
+    from fasternet_dense.datasets.toydata import make_toy_ade
+    config = config_path('semfpn_fasternet_t0_toyade.py')
+    make_toy_ade(str(tmp_path / 'ade'), num_train=1, num_val=2, image_size=64)
+    options = loader_options(tmp_path / 'ade')
+    ckpt = tmp_path / 'seg.pth'
+    torch.save({'state_dict': build_model(load_config(config, options)).state_dict()}, ckpt)
+    argv = [config, str(ckpt), '--tta', '--work-dir', str(tmp_path / 't'), *as_argv(options)]
+    cfg = prepare_test_config(test_parser().parse_args(argv))
+    assert cfg.model.type == 'SegTTAModel' and cfg.model.module.type == 'EncoderDecoder'
+    assert cfg.test_dataloader.dataset.pipeline[1].type == 'TestTimeAug'
+    proc = run_tool('test.py', *argv)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert proc.stdout.splitlines()[-2].startswith('mIoU')
+
+
+def test_tta_without_a_tta_model_is_one_line(tmp_path, capsys):
+    ckpt = tmp_path / 'x.pth'
+    ckpt.write_bytes(b'')
+    assert run_test_tool([config_path('maskrcnn_fasternet_t0_toycoco.py'), str(ckpt),
+                          '--tta']) == 2
+    assert capsys.readouterr().err.strip() == (
+        'error: --tta needs tta_model and tta_pipeline in the config (see '
+        'configs/_base_/semantic_fpn_ade20k.py or rtmdet_l_coco.py).')

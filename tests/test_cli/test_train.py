@@ -28,3 +28,27 @@ def test_an_unknown_config_name_is_one_line(capsys):
     assert train_main(['no_such_config']) == 2
     line = capsys.readouterr().err.strip()
     assert line.startswith('error: Config file no_such_config not found;')
+
+
+def test_auto_scale_lr_scales_by_the_real_batch(tmp_path):
+    """mmdet's ``--auto-scale-lr``: batch 2 against the config's base batch
+    16 scales the learning rate by 0.125 (mmengine's Runner says so)."""
+    from conftest import as_argv, run_tool, toy_coco_options
+
+    from fasternet_dense.datasets.toydata import make_toy_coco
+    make_toy_coco(str(tmp_path / 'coco'), num_train=2, num_val=1, image_size=64)
+    options = toy_coco_options(tmp_path / 'coco', **{
+        'train_dataloader.batch_size': 2, 'train_cfg.max_epochs': 1,
+        'train_cfg.val_interval': 2, 'default_hooks.checkpoint.interval': 1})
+    proc = run_tool('train.py', config_path('maskrcnn_fasternet_t0_toycoco.py'),
+                    '--auto-scale-lr', '--work-dir', str(tmp_path / 'w'), *as_argv(options))
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert ('LR is set based on batch size of 16 and the current batch size is 2. Scaling the '
+            'original LR by 0.125.') in proc.stdout + proc.stderr
+
+
+def test_auto_scale_lr_without_a_base_batch_is_one_line(tmp_path, capsys):
+    assert train_main([TOY_SEG, '--auto-scale-lr', '--work-dir', str(tmp_path)]) == 2
+    assert capsys.readouterr().err.strip() == (
+        'error: --auto-scale-lr needs auto_scale_lr = dict(enable=False, base_batch_size=N) in '
+        'the config: N is the total batch its learning rate was set for.')

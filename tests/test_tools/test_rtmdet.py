@@ -1,7 +1,8 @@
 """Real-time detection: the RTMDet bases equal mmdet's configs; RTMDet with
 FasterNet and with the light backbones of its literature builds, trains a step
-and tests a step on CPU; RepGhostNet's re-parameterisation and folded batch
-norms keep the detections; timm's weights load from a local file."""
+and tests a step on CPU; SqueezeNet's runs on strides 4-16; RepGhostNet's
+re-parameterisation and folded batch norms keep the detections; timm's weights
+load from a local file."""
 import copy
 import glob
 import os.path as osp
@@ -103,6 +104,20 @@ def test_every_rtmdet_config_trains_a_step_and_tests_a_step(name):
     assert len(results) == 2
     boxes = results[0].pred_instances.bboxes
     assert boxes.shape[1] == 4 and torch.isfinite(boxes).all()
+
+
+def test_squeezenet_rtmdet_runs_neck_and_head_on_strides_4_to_16():
+    """SqueezeNet has no stride-32 map: its padded stem gives maps of exactly
+    a quarter, an eighth and a sixteenth of 640, which the PAFPN's 2x
+    upsampling and concatenation need, and the point priors follow."""
+    model = build_model(Config.fromfile(config_path('rtmdet_squeezenet1_1_coco.py'))).eval()
+    with torch.no_grad():
+        feats = model.backbone(torch.zeros(1, 3, 640, 640))
+        outs = model.neck(feats)
+    assert [tuple(f.shape[1:]) for f in feats] == [(128, 160, 160), (256, 80, 80),
+                                                   (512, 40, 40)]
+    assert [tuple(o.shape[2:]) for o in outs] == [(160, 160), (80, 80), (40, 40)]
+    assert model.bbox_head.prior_generator.strides == [(4, 4), (8, 8), (16, 16)]
 
 
 def with_boxes(model):
