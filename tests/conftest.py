@@ -5,6 +5,7 @@ depend on where pytest was started; paths into the repository go through
 ``ROOT``. Helpers here are imported by the test modules
 (``from conftest import ...``); no test module imports another.
 """
+import logging
 import os
 import os.path as osp
 import re
@@ -198,3 +199,34 @@ def brief_training(config: str, options: dict, work_dir, metric: str, window: in
     trained = runner.val()[metric]
     losses = runner.message_hub.get_scalar('train/loss').data[0]
     return untrained, trained, losses[:window].mean(), losses[-window:].mean()
+
+
+class Messages(logging.Handler):
+    """The messages a logger writes, as text (``lines``)."""
+
+    def __init__(self):
+        super().__init__(logging.DEBUG)
+        self.lines = []
+
+    def emit(self, record):
+        self.lines.append(record.getMessage())
+
+
+def linear_regressor():
+    """An mmengine model: one seeded linear layer from 4 inputs, trained on
+    ``inputs`` / ``labels`` batches with a squared loss."""
+    import torch
+    from mmengine.model import BaseModel
+
+    class Net(BaseModel):
+
+        def __init__(self):
+            super().__init__()
+            torch.manual_seed(0)
+            self.linear = torch.nn.Linear(4, 1)
+
+        def forward(self, inputs, labels=None, mode='loss'):
+            out = self.linear(inputs).squeeze(1)
+            return dict(loss=(out - labels.float()).square().mean())
+
+    return Net()

@@ -1,13 +1,12 @@
 """Safe checkpoint loading (nothing pickled outside the allow-list runs),
 and damaged or foreign checkpoints refused by tools/test.py in one line."""
-import logging
 import os.path as osp
 
 import numpy as np
 import pytest
 import torch
 import torch.nn as nn
-from conftest import ROOT, as_argv, error_line, loader_options, run_tool
+from conftest import ROOT, Messages, as_argv, error_line, loader_options, run_tool
 
 from fasternet_dense import UnsafeCheckpointError
 from fasternet_dense.models.backbones.fasternet import load_pretrained_state_dict
@@ -218,17 +217,6 @@ def test_plain_checkpoints_load_with_torchs_default_loader_and_convert_back_exac
     assert all(torch.equal(back['state_dict'][k], v) for k, v in state_dict.items())
     # A checkpoint written before (with the buffers pickled) passes unchanged.
     assert from_plain(checkpoint) is checkpoint
-
-
-class Messages(logging.Handler):
-    """The messages a logger writes, as text."""
-
-    def __init__(self):
-        super().__init__(logging.DEBUG)
-        self.lines = []
-
-    def emit(self, record):
-        self.lines.append(record.getMessage())
 
 
 @pytest.mark.parametrize('scheme', ['local', 'http'])

@@ -12,11 +12,10 @@ import time
 
 import torch
 from mmengine.hooks import Hook
-from mmengine.model import BaseModel
 
 # The tests' folder, for their shared helpers.
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))))
-from conftest import tiny_runner  # noqa: E402
+from conftest import linear_regressor, tiny_runner  # noqa: E402
 
 from fasternet_dense import PreemptionHook, StepSeedHook  # noqa: E402
 from fasternet_dense.utils.errors import run_tool  # noqa: E402
@@ -33,18 +32,6 @@ class SlowSamples(torch.utils.data.Dataset):
         time.sleep(0.02)
         gen = torch.Generator().manual_seed(index)
         return dict(inputs=torch.randn(4, generator=gen), labels=torch.tensor(float(index % 3)))
-
-
-class Net(BaseModel):
-
-    def __init__(self):
-        super().__init__()
-        torch.manual_seed(0)
-        self.linear = torch.nn.Linear(4, 1)
-
-    def forward(self, inputs, labels=None, mode='loss'):
-        out = self.linear(inputs).squeeze(1)
-        return dict(loss=(out - labels.float()).square().mean())
 
 
 class SignalGroupAt(Hook):
@@ -82,7 +69,7 @@ def main(argv):
     if args.at:
         hooks.append(SignalGroupAt(args.at, getattr(signal, args.signal)))
     runner = tiny_runner(
-        args.work_dir, Net(), SlowSamples(), max_iters=24, lr=0.05, interval=4, hooks=hooks,
+        args.work_dir, linear_regressor(), SlowSamples(), max_iters=24, lr=0.05, interval=4, hooks=hooks,
         shuffle=True, loader=dict(num_workers=2, persistent_workers=args.persistent),
         train_cfg=dict(by_epoch=True, max_epochs=3) if args.by_epoch else None,
         randomness=dict(seed=0), resume=args.resume, **extra)

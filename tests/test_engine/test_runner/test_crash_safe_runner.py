@@ -4,7 +4,6 @@ SIGTERM and resumed to the weights of an uninterrupted run
 (``tools/train.py`` in subprocesses on CPU)."""
 import copy
 import glob
-import logging
 import os
 import os.path as osp
 import pickle
@@ -21,7 +20,8 @@ import cv2
 import numpy as np
 import pytest
 import torch
-from conftest import ROOT, config_path, fake_checkpoint, mount_tmpfs, tiny_runner
+from conftest import (ROOT, Messages, config_path, fake_checkpoint, linear_regressor, mount_tmpfs,
+                      tiny_runner)
 from mmengine.hooks import Hook
 
 from fasternet_dense import safe_torch_load
@@ -74,34 +74,10 @@ class HubRecorder(Hook):
         self.started_at = runner.iter
 
 
-class Messages(logging.Handler):
-    """The messages a logger writes, as text."""
-
-    def __init__(self):
-        super().__init__(logging.DEBUG)
-        self.lines = []
-
-    def emit(self, record):
-        self.lines.append(record.getMessage())
-
-
 def _regression_runner(work_dir, max_iters, hook, **extra):
     """A linear regression on :class:`NumpyMetainfoData` with ``hook``, a
     checkpoint every 4 iterations."""
-    from mmengine.model import BaseModel
-
-    class Net(BaseModel):
-
-        def __init__(self):
-            super().__init__()
-            torch.manual_seed(0)
-            self.linear = torch.nn.Linear(4, 1)
-
-        def forward(self, inputs, labels=None, mode='loss'):
-            out = self.linear(inputs).squeeze(1)
-            return dict(loss=(out - labels.float()).square().mean())
-
-    return tiny_runner(work_dir, Net(), NumpyMetainfoData(), max_iters, lr=0.05, interval=4,
+    return tiny_runner(work_dir, linear_regressor(), NumpyMetainfoData(), max_iters, lr=0.05, interval=4,
                        hooks=[hook], randomness=dict(seed=0), **extra)
 
 
