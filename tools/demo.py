@@ -6,7 +6,6 @@ config on CPU, evaluates again and writes work_dirs/demo_<task>/predictions.png.
 run on its own.
 """
 import argparse
-import json
 import sys
 
 import _quiet_imports  # noqa: F401  (first: filters warnings raised while importing)
@@ -23,12 +22,12 @@ def main() -> int:
     tasks = list(MAIN_TASKS) if args.task == 'all' else [args.task]
     options = None if args.seed is None else {'randomness.seed': args.seed}
     for task in tasks:
-        result = run_demo(task, f'{args.work_dir_prefix}{task}', options)
-        print(json.dumps(result, indent=2))
+        work_dir = f'{args.work_dir_prefix}{task}'
+        result = run_demo(task, work_dir, options, say=lambda line: print(line, flush=True))
         metric = DEMOS[task]['metric']
         print(f'{task}: {metric} untrained {result["untrained"][metric]} -> trained '
               f'{result["trained"][metric]} in {result["train_minutes"]} min; '
-              f'picture: {result["picture"]}')
+              f'picture: {result["picture"]}; all numbers: {work_dir}/demo_result.json')
     return 0
 
 

@@ -1,14 +1,21 @@
 """The end-to-end demo: make toy data, evaluate the untrained model, train,
 evaluate again and draw predictions on validation images.
 
-Runs on CPU in minutes; ``tools/demo.py`` is its command line.
+Runs on CPU in minutes; ``tools/demo.py`` is its command line. The console
+gets a few lines per stage and a progress line every tenth of the training;
+mmengine's full log stays in the work dir.
 """
+import contextlib
+import io
 import json
+import logging
 import os.path as osp
+import sys
 import time
-from typing import Dict, Optional
+from typing import Callable, Dict, Optional
 
 import numpy as np
+from mmengine.hooks import Hook
 
 from ..apis.config import build_runner, load_config
 
@@ -120,20 +127,69 @@ def _prediction_grid(runner, cfg, task: str, out_file: str, num: int = 6) -> Non
     mmcv.imwrite(np.concatenate([*header, grid], axis=0)[..., ::-1], out_file)
 
 
-def run_demo(task: str, work_dir: str, cfg_options: Optional[dict] = None) -> Dict[str, float]:
+class Progress(Hook):
+    """A line on the console every tenth of the training: iteration, loss,
+    time so far (mmengine's own log lines go to the log file only)."""
+    priority = 'VERY_LOW'
+
+    def __init__(self, say: Callable[[str], None], parts: int = 10):
+        self.say, self.parts, self.start = say, parts, None
+
+    def before_train(self, runner) -> None:
+        self.start = time.time()
+
+    def after_train_iter(self, runner, batch_idx: int, data_batch=None, outputs=None) -> None:
+        done, total = runner.iter + 1, runner.max_iters
+        if done % max(1, total // self.parts) and done != total:
+            return
+        loss = float((outputs or {}).get('loss', float('nan')))
+        seconds = int(time.time() - self.start)
+        self.say(f'  iteration {done:>5}/{total}  loss {loss:.3f}  '
+                 f'{seconds // 60}:{seconds % 60:02d} elapsed')
+
+
+def quiet_runner(cfg):
+    """The config's runner with mmengine's console output left to warnings
+    and errors (its info lines, hook tables and progress still go to the
+    run's log file): built while the console stream of its logger points
+    nowhere, then pointed back at it at warning level."""
+    with contextlib.redirect_stdout(io.StringIO()):
+        runner = build_runner(cfg)
+    for handler in runner.logger.handlers:
+        if not isinstance(handler, logging.FileHandler) and \
+                isinstance(handler, logging.StreamHandler):
+            handler.setStream(sys.stdout)
+            handler.setLevel(logging.WARNING)
+    return runner
+
+
+def _metrics(metrics: dict, keys) -> str:
+    return ', '.join(f'{k.split("/")[-1]} {metrics[k]:.3f}' for k in keys if k in metrics)
+
+
+def run_demo(task: str, work_dir: str, cfg_options: Optional[dict] = None,
+             say: Callable[[str], None] = print) -> Dict[str, float]:
     """Train the toy config of ``task`` (a :data:`DEMOS` key) and return the
     untrained and trained metrics; writes ``predictions.png`` and
-    ``demo_result.json`` into ``work_dir``."""
+    ``demo_result.json`` into ``work_dir``. ``say`` gets a few lines per
+    stage; mmengine's log goes to the log file in ``work_dir``."""
     spec = DEMOS[task]
+    keys = (spec['metric'], *spec['extra'])
+    say(f'{task}: toy data in {spec["data"]}, config configs/{spec["config"]}.py')
     make_data(task, spec['data'])
     cfg = load_config(spec['config'], cfg_options, work_dir)
-    runner = build_runner(cfg)
+    runner = quiet_runner(cfg)
+    say(f'{task}: full log in {osp.join(runner.log_dir, runner.timestamp + ".log")}')
+    runner.register_hook(Progress(say))
     runner.model.init_weights()
     untrained = runner.val()
+    say(f'{task}: untrained: {_metrics(untrained, keys)}')
+    say(f'{task}: training on CPU')
     start = time.time()
     runner.train()
     minutes = (time.time() - start) / 60
     trained = runner.val()
+    say(f'{task}: trained in {minutes:.1f} min: {_metrics(trained, keys)}')
     picture = osp.join(work_dir, 'predictions.png')
     _prediction_grid(runner, cfg, task, picture)
     keys = (spec['metric'], *spec['extra'])

@@ -71,8 +71,11 @@ def test_project_configs_turn_on_crash_safety_and_name_the_backbone_class(name):
     if 'fasternet' in name:
         assert cfg.model.backbone.type is FasterNet
     else:  # the light backbones of the RTMDet configs, named by class
-        from mmpretrain.models import MobileNetV3, ShuffleNetV2, TIMMBackbone
-        assert cfg.model.backbone.type in (MobileNetV3, ShuffleNetV2, TIMMBackbone)
+        from mmpretrain.models import MobileNetV3, ShuffleNetV1, ShuffleNetV2, TIMMBackbone
+
+        from fasternet_dense.models import SqueezeNet
+        assert cfg.model.backbone.type in (MobileNetV3, ShuffleNetV1, ShuffleNetV2, TIMMBackbone,
+                                           SqueezeNet)
     assert cfg.default_scope in ('mmdet', 'mmseg')
 
 

@@ -61,3 +61,21 @@ def test_the_demo_trains_the_same_weights_twice_with_one_seed(tmp_path, monkeypa
     assert runs['first'].keys() == runs['again'].keys()
     assert all(torch.equal(runs['first'][k], runs['again'][k]) for k in runs['first'])
     assert not all(torch.equal(runs['first'][k], runs['other seed'][k]) for k in runs['first'])
+
+
+@pytest.mark.slow
+def test_the_demo_says_a_few_lines_per_stage_and_logs_the_rest(tmp_path, monkeypatch, capsys):
+    monkeypatch.chdir(ROOT)
+    lines = []
+    run_demo('seg', str(tmp_path / 'seg'), SHORT['seg'], say=lines.append)
+    console = capsys.readouterr()
+    assert 'mmengine - INFO' not in console.out + console.err  # no hook tables, no log lines
+    assert lines[0] == 'seg: toy data in data/toy_ade, config configs/semfpn_fasternet_t0_toyade.py'
+    assert lines[1].startswith('seg: full log in ') and osp.isfile(lines[1].split()[-1])
+    assert 'mmengine - INFO' in open(lines[1].split()[-1]).read()
+    assert lines[2].startswith('seg: untrained: mIoU ')
+    assert lines[3] == 'seg: training on CPU'
+    progress = [line for line in lines if line.startswith('  iteration ')]
+    assert [p.split()[1] for p in progress] == ['1/4', '2/4', '3/4', '4/4']
+    assert lines[-1].startswith('seg: trained in ') and ' mIoU ' in lines[-1]
+    assert len(lines) == 9
