@@ -163,6 +163,17 @@ def quiet_runner(cfg):
     return runner
 
 
+def _to_log(runner, step: Callable[[], dict]) -> dict:
+    """``step()`` with what it prints (pycocotools' evaluation tables) added
+    to the run's log file instead of the console; returns its result."""
+    printed = io.StringIO()
+    with contextlib.redirect_stdout(printed):
+        result = step()
+    with open(osp.join(runner.log_dir, f'{runner.timestamp}.log'), 'a') as f:
+        f.write(printed.getvalue())
+    return result
+
+
 def _metrics(metrics: dict, keys) -> str:
     return ', '.join(f'{k.split("/")[-1]} {metrics[k]:.3f}' for k in keys if k in metrics)
 
@@ -175,6 +186,12 @@ def run_demo(task: str, work_dir: str, cfg_options: Optional[dict] = None,
     stage; mmengine's log goes to the log file in ``work_dir``."""
     spec = DEMOS[task]
     keys = (spec['metric'], *spec['extra'])
+    console, print_to_log = sys.stdout, say
+
+    def say(line: str) -> None:  # to the console even while prints go to the log
+        with contextlib.redirect_stdout(console):
+            print_to_log(line)
+
     say(f'{task}: toy data in {spec["data"]}, config configs/{spec["config"]}.py')
     make_data(task, spec['data'])
     cfg = load_config(spec['config'], cfg_options, work_dir)
@@ -182,13 +199,13 @@ def run_demo(task: str, work_dir: str, cfg_options: Optional[dict] = None,
     say(f'{task}: full log in {osp.join(runner.log_dir, runner.timestamp + ".log")}')
     runner.register_hook(Progress(say))
     runner.model.init_weights()
-    untrained = runner.val()
+    untrained = _to_log(runner, runner.val)
     say(f'{task}: untrained: {_metrics(untrained, keys)}')
     say(f'{task}: training on CPU')
     start = time.time()
-    runner.train()
+    _to_log(runner, runner.train)
     minutes = (time.time() - start) / 60
-    trained = runner.val()
+    trained = _to_log(runner, runner.val)
     say(f'{task}: trained in {minutes:.1f} min: {_metrics(trained, keys)}')
     picture = osp.join(work_dir, 'predictions.png')
     _prediction_grid(runner, cfg, task, picture)

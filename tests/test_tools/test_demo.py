@@ -64,18 +64,27 @@ def test_the_demo_trains_the_same_weights_twice_with_one_seed(tmp_path, monkeypa
 
 
 @pytest.mark.slow
-def test_the_demo_says_a_few_lines_per_stage_and_logs_the_rest(tmp_path, monkeypatch, capsys):
+@pytest.mark.parametrize('task, config, metric, iterations', [
+    ('seg', 'semfpn_fasternet_t0_toyade', 'mIoU', ['1/4', '2/4', '3/4', '4/4']),
+    ('det', 'maskrcnn_fasternet_t0_toycoco', 'bbox_mAP', [f'{3 * k}/30' for k in range(1, 11)])])
+def test_the_demo_says_a_few_lines_per_stage_and_logs_the_rest(task, config, metric, iterations,
+                                                                tmp_path, monkeypatch, capsys):
     monkeypatch.chdir(ROOT)
     lines = []
-    run_demo('seg', str(tmp_path / 'seg'), SHORT['seg'], say=lines.append)
+    run_demo(task, str(tmp_path / task), SHORT[task], say=lines.append)
     console = capsys.readouterr()
-    assert 'mmengine - INFO' not in console.out + console.err  # no hook tables, no log lines
-    assert lines[0] == 'seg: toy data in data/toy_ade, config configs/semfpn_fasternet_t0_toyade.py'
-    assert lines[1].startswith('seg: full log in ') and osp.isfile(lines[1].split()[-1])
-    assert 'mmengine - INFO' in open(lines[1].split()[-1]).read()
-    assert lines[2].startswith('seg: untrained: mIoU ')
-    assert lines[3] == 'seg: training on CPU'
+    # No hook tables, log lines or pycocotools tables on the console: in the log.
+    assert 'mmengine - INFO' not in console.out + console.err
+    assert 'Average Precision' not in console.out
+    data = 'data/toy_ade' if task == 'seg' else 'data/toy_coco'
+    assert lines[0] == f'{task}: toy data in {data}, config configs/{config}.py'
+    log_file = lines[1].split()[-1]
+    assert lines[1].startswith(f'{task}: full log in ') and osp.isfile(log_file)
+    log = open(log_file).read()
+    assert 'mmengine - INFO' in log and ('Average Precision' in log) == (task == 'det')
+    assert lines[2].startswith(f'{task}: untrained: {metric} ')
+    assert lines[3] == f'{task}: training on CPU'
     progress = [line for line in lines if line.startswith('  iteration ')]
-    assert [p.split()[1] for p in progress] == ['1/4', '2/4', '3/4', '4/4']
-    assert lines[-1].startswith('seg: trained in ') and ' mIoU ' in lines[-1]
-    assert len(lines) == 9
+    assert [p.split()[1] for p in progress] == iterations
+    assert lines[-1].startswith(f'{task}: trained in ') and f' {metric} ' in lines[-1]
+    assert len(lines) == 5 + len(iterations)
