@@ -321,8 +321,8 @@ def benchmark_onnx(config: str, onnx_files: Sequence[str], checkpoint: Optional[
     """
     from ..apis.inference import fuse_model
     from ..deploy.export import EXPORT_SHAPES, example_input, export_module
-    from ..deploy.onnx_model import (PRECISIONS, check_backend, onnx_session, run_label,
-                                     runtime_versions, static_input_size)
+    from ..deploy.onnx_model import (PRECISIONS, check_backend, is_int8, onnx_session,
+                                     run_label, runtime_versions, static_input_size)
     check_counts(iters=iters, warmup=warmup)
     if amp is not None and amp not in AMP_DTYPES:
         raise OptionError('amp', f'{{option}} takes {" or ".join(AMP_DTYPES)}; got {amp}.')
@@ -370,8 +370,9 @@ def benchmark_onnx(config: str, onnx_files: Sequence[str], checkpoint: Optional[
     rows = [dict(label='PyTorch', kind='pytorch', precision='fp32')]
     if amp:
         rows.append(dict(label=f'PyTorch {amp} autocast', kind='pytorch', precision=amp))
-    rows += [dict(label=f'{run_label(f, backend, precision)} {osp.basename(f)}', kind=backend,
-                  file=f, backend=backend, precision=precision)
+    int8 = {f: is_int8(f) for f in onnx_files}  # each file read once
+    rows += [dict(label=f'{run_label(backend, precision, int8[f])} {osp.basename(f)}',
+                  kind=backend, file=f, backend=backend, precision=precision)
              for f, backend, precision, _ in sessions]
     models = [dict(row, times_ms=t, **summarize(t, 1)) for row, t in zip(rows, times)]
     for m in models[1:]:

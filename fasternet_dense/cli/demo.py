@@ -163,13 +163,18 @@ def quiet_runner(cfg):
     return runner
 
 
+def log_file(runner) -> str:
+    """The text log mmengine's runner writes (``LOG_DIR/TIMESTAMP.log``)."""
+    return osp.join(runner.log_dir, f'{runner.timestamp}.log')
+
+
 def _to_log(runner, step: Callable[[], dict]) -> dict:
     """``step()`` with what it prints (pycocotools' evaluation tables) added
     to the run's log file instead of the console; returns its result."""
     printed = io.StringIO()
     with contextlib.redirect_stdout(printed):
         result = step()
-    with open(osp.join(runner.log_dir, f'{runner.timestamp}.log'), 'a') as f:
+    with open(log_file(runner), 'a') as f:
         f.write(printed.getvalue())
     return result
 
@@ -196,7 +201,7 @@ def run_demo(task: str, work_dir: str, cfg_options: Optional[dict] = None,
     make_data(task, spec['data'])
     cfg = load_config(spec['config'], cfg_options, work_dir)
     runner = quiet_runner(cfg)
-    say(f'{task}: full log in {osp.join(runner.log_dir, runner.timestamp + ".log")}')
+    say(f'{task}: full log in {log_file(runner)}')
     runner.register_hook(Progress(say))
     runner.model.init_weights()
     untrained = _to_log(runner, runner.val)

@@ -153,11 +153,11 @@ def is_int8(path: str) -> bool:
     return any(n.op_type == 'QuantizeLinear' for n in graph.node)
 
 
-def run_label(path: str, backend: str, precision: str) -> str:
+def run_label(backend: str, precision: str, int8: bool) -> str:
     """How a file runs, in words: ``'openvino bf16'``, or for an int8 file
-    ``'onnxruntime int8'`` (``'openvino int8+bf16'`` where its float parts
-    run in bf16)."""
-    if not is_int8(path):
+    (:func:`is_int8`) ``'onnxruntime int8'`` (``'openvino int8+bf16'`` where
+    its float parts run in bf16)."""
+    if not int8:
         return f'{backend} {precision}'
     return f'{backend} int8' + ('' if precision == 'fp32' else f'+{precision}')
 

@@ -117,9 +117,7 @@ class DetectorForExport(nn.Module):
         # Decoded without mmdet's clipping (its export branch imports a
         # module mmdet 3 no longer has), then clipped to the input the same way.
         boxes = self.head.bbox_coder.decode(points, deltas)
-        h, w = image.shape[-2:]
-        boxes = torch.stack([boxes[:, 0].clamp(0, w), boxes[:, 1].clamp(0, h),
-                             boxes[:, 2].clamp(0, w), boxes[:, 3].clamp(0, h)], dim=1)
+        boxes = _clip(boxes, *image.shape[-2:])
         if self.min_bbox_size >= 0:
             w, h = boxes[:, 2] - boxes[:, 0], boxes[:, 3] - boxes[:, 1]
             small = (w <= self.min_bbox_size) | (h <= self.min_bbox_size)
@@ -132,13 +130,8 @@ class DetectorForExport(nn.Module):
         selected = _NonMaxSuppression.apply(boxes.unsqueeze(0), per_class.unsqueeze(0),
                                             self.iou_thr, DROPPED / 2)
         keep = selected[:, 2]
-        kept_scores = scores[keep]
-        # The max_per_img best; padding keeps TopK's k fixed when fewer remain.
-        pad = torch.full((self.max_per_img, ), DROPPED, dtype=scores.dtype, device=x.device)
-        best_scores, order = torch.cat([kept_scores, pad]).topk(self.max_per_img)
-        real = torch.nonzero(best_scores > DROPPED / 2).flatten()
-        order = order[real]
-        return boxes[keep][order], best_scores[real], labels[keep][order]
+        best_scores, order = _best(scores[keep], self.max_per_img)
+        return boxes[keep][order], best_scores, labels[keep][order]
 
 
 class _RoiAlign(torch.autograd.Function):
