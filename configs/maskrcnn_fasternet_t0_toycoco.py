@@ -78,6 +78,7 @@ param_scheduler = [
          milestones=[18, 22], gamma=0.1),
 ]
 optim_wrapper.update(optimizer=dict(lr=2e-3, weight_decay=1e-4))
+auto_scale_lr = dict(enable=False, base_batch_size=8)  # the lr is for one process x 8
 default_hooks.update(
     logger=dict(interval=10),
     checkpoint=dict(interval=4, max_keep_ckpts=2, save_last=True))

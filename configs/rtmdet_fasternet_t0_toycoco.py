@@ -63,6 +63,7 @@ max_epochs = 80
 train_cfg.update(max_epochs=max_epochs, val_interval=max_epochs, dynamic_intervals=None)
 base_lr = 2e-3
 optim_wrapper.optimizer.lr = base_lr
+auto_scale_lr = dict(enable=False, base_batch_size=8)  # the lr is for one process x 8
 param_scheduler = [
     dict(type='LinearLR', start_factor=0.01, by_epoch=False, begin=0, end=100),
     dict(type='CosineAnnealingLR', eta_min=base_lr * 0.05, begin=max_epochs // 2,

@@ -52,6 +52,9 @@ optim_wrapper = dict(
     type='OptimWrapper',
     optimizer=dict(type='AdamW', lr=2e-4, weight_decay=1e-4),
     clip_grad=None)
+# The recipe's batch: 8 GPUs x 4. tools/train.py --auto-scale-lr scales the
+# learning rate to the batch of the run (e.g. x1/8 on one GPU).
+auto_scale_lr = dict(enable=False, base_batch_size=32)
 max_iters = 40000
 param_scheduler = [
     dict(type='PolyLR', power=0.9, eta_min=0.0, begin=0, end=max_iters, by_epoch=False),

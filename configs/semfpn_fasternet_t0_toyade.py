@@ -64,6 +64,7 @@ test_dataloader = val_dataloader
 
 max_iters = 1800
 optim_wrapper.update(optimizer=dict(lr=1e-3, weight_decay=1e-4))
+auto_scale_lr = dict(enable=False, base_batch_size=8)  # the lr is for one process x 8
 param_scheduler = [
     dict(type='LinearLR', start_factor=0.01, by_epoch=False, begin=0, end=50),
     dict(type='PolyLR', power=0.9, eta_min=0.0, begin=50, end=max_iters, by_epoch=False),

@@ -106,3 +106,20 @@ def test_the_check_finds_a_wrong_flag_a_missing_path_and_a_broken_link():
     assert expand('configs/a_{t0,s}_{x,y}.py') == ['configs/a_t0_x.py', 'configs/a_t0_y.py',
                                                    'configs/a_s_x.py', 'configs/a_s_y.py']
     assert LINK.findall(text) == ['docs/none.md']
+
+
+def test_model_zoo_rows_name_each_configs_imagenet_weights():
+    """Every model-zoo row of a FasterNet config (README and docs/model-zoo.md)
+    links the ImageNet file that config's backbone loads."""
+    from mmengine.config import Config
+    checked = 0
+    for doc in ('README.md', osp.join('docs', 'model-zoo.md')):
+        for line in _read(doc).splitlines():
+            named = re.findall(r'configs/(\w*fasternet_\w+)\.py', line)
+            if not line.startswith('|') or len(named) != 1:
+                continue
+            cfg = Config.fromfile(osp.join(ROOT, 'configs', f'{named[0]}.py'))
+            weights = osp.basename(cfg.model.backbone.init_cfg.checkpoint)
+            assert weights in line, f'{doc}: the row of {named[0]} does not link {weights}'
+            checked += 1
+    assert checked >= 2 * 15  # 6 Mask R-CNN, 6 Semantic FPN, 3 RTMDet in each document

@@ -19,26 +19,47 @@ _OFFSETS = [(4, -3), (-4, -3), (0, 5), (0, -11), (4, 4), (-4, 4), (4, -10), (-4,
 
 
 def place_labels(ax, points: Sequence[Tuple[float, float]], labels: Sequence[str],
-                 fontsize: float = 6, colors: Sequence[str] = ()) -> List[Tuple[int, int]]:
+                 fontsize: float = 6, colors: Sequence[str] = (),
+                 marker_px: float = 4.0) -> List[Tuple[int, int]]:
     """Label each point in data coordinates at the first offset of
-    :data:`_OFFSETS` where its text box overlaps no label already placed
-    (the first offset when none is free); returns the offsets chosen."""
+    :data:`_OFFSETS` where its text box overlaps neither a label already
+    placed nor another point's marker (a square of ``marker_px`` pixels
+    around it); where none is free, at the offset that overlaps least.
+    Returns the offsets chosen."""
+    from matplotlib.transforms import Bbox
     fig = ax.figure
     fig.canvas.draw()
     renderer = fig.canvas.get_renderer()
+    pixels = ax.transData.transform(list(points)) if len(points) else []
+    markers = [Bbox.from_extents(px - marker_px, py - marker_px, px + marker_px, py + marker_px)
+               for px, py in pixels]
+
+    def overlap(a, b) -> float:
+        width = min(a.x1, b.x1) - max(a.x0, b.x0)
+        height = min(a.y1, b.y1) - max(a.y0, b.y0)
+        return max(width, 0.0) * max(height, 0.0)
+
     placed, chosen = [], []
     for i, ((x, y), label) in enumerate(zip(points, labels)):
         color = colors[i] if i < len(colors) else 'black'
-        for j, (dx, dy) in enumerate(_OFFSETS):
+        obstacles = placed + markers[:i] + markers[i + 1:]
+        best = None
+        for dx, dy in _OFFSETS:
             ha = 'left' if dx > 0 else 'right' if dx < 0 else 'center'
             text = ax.annotate(label, (x, y), xytext=(dx, dy), textcoords='offset points',
                                fontsize=fontsize, ha=ha, color=color)
             box = text.get_window_extent(renderer).expanded(1.05, 1.1)
-            if not any(box.overlaps(other) for other in placed) or j == len(_OFFSETS) - 1:
-                placed.append(box)
-                chosen.append((dx, dy))
-                break
             text.remove()
+            cost = sum(overlap(box, other) for other in obstacles)
+            if best is None or cost < best[0]:
+                best = (cost, (dx, dy), ha, box)
+            if cost == 0:
+                break
+        _, (dx, dy), ha, box = best
+        ax.annotate(label, (x, y), xytext=(dx, dy), textcoords='offset points',
+                    fontsize=fontsize, ha=ha, color=color)
+        placed.append(box)
+        chosen.append((dx, dy))
     return chosen
 
 

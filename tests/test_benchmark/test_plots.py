@@ -47,3 +47,30 @@ def test_labels_of_crowded_points_do_not_overlap():
     assert len(boxes) == 4
     assert not any(a.overlaps(b) for i, a in enumerate(boxes) for b in boxes[i + 1:])
     plt.close(fig)
+
+
+def test_a_label_keeps_off_a_neighbouring_point_where_it_can():
+    import matplotlib
+    matplotlib.use('Agg')
+    import matplotlib.pyplot as plt
+
+    from fasternet_dense.benchmark.plots import place_labels
+    fig, ax = plt.subplots(figsize=(4, 3))
+    ax.set_xlim(0, 10)
+    ax.set_ylim(0, 10)
+    ax.figure.canvas.draw()
+    # B sits where A's first choice (right of A, a little below) would put A's label.
+    a = (5.0, 5.0)
+    ax_px = ax.transData.transform([a])[0]
+    b = tuple(ax.transData.inverted().transform([(ax_px[0] + 20, ax_px[1] - 1)])[0])
+    place_labels(ax, [a, b], ['Network-A', 'Network-B'])
+    renderer = fig.canvas.get_renderer()
+    label_a = ax.texts[0].get_window_extent(renderer)
+    b_px = ax.transData.transform([b])[0]
+    assert not label_a.contains(*b_px)
+    # Without the neighbour, A's label takes that first spot and covers it.
+    ax.texts[0].remove()
+    ax.texts[0].remove()
+    place_labels(ax, [a], ['Network-A'])
+    assert ax.texts[0].get_window_extent(renderer).contains(*b_px)
+    plt.close(fig)

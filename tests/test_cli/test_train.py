@@ -32,7 +32,7 @@ def test_an_unknown_config_name_is_one_line(capsys):
 
 def test_auto_scale_lr_scales_by_the_real_batch(tmp_path):
     """mmdet's ``--auto-scale-lr``: batch 2 against the config's base batch
-    16 scales the learning rate by 0.125 (mmengine's Runner says so)."""
+    8 scales the learning rate by 0.25 (mmengine's Runner says so)."""
     from conftest import as_argv, run_tool, toy_coco_options
 
     from fasternet_dense.datasets.toydata import make_toy_coco
@@ -43,12 +43,16 @@ def test_auto_scale_lr_scales_by_the_real_batch(tmp_path):
     proc = run_tool('train.py', config_path('maskrcnn_fasternet_t0_toycoco.py'),
                     '--auto-scale-lr', '--work-dir', str(tmp_path / 'w'), *as_argv(options))
     assert proc.returncode == 0, proc.stderr[-3000:]
-    assert ('LR is set based on batch size of 16 and the current batch size is 2. Scaling the '
-            'original LR by 0.125.') in proc.stdout + proc.stderr
+    assert ('LR is set based on batch size of 8 and the current batch size is 2. Scaling the '
+            'original LR by 0.25.') in proc.stdout + proc.stderr
 
 
 def test_auto_scale_lr_without_a_base_batch_is_one_line(tmp_path, capsys):
-    assert train_main([TOY_SEG, '--auto-scale-lr', '--work-dir', str(tmp_path)]) == 2
+    config = tmp_path / 'no_base_batch.py'
+    config.write_text('from mmengine.config import read_base\n\nwith read_base():\n'
+                      '    from fasternet_dense.configs.semfpn_fasternet_t0_toyade import *\n\n'
+                      'auto_scale_lr = None\n')
+    assert train_main([str(config), '--auto-scale-lr', '--work-dir', str(tmp_path)]) == 2
     assert capsys.readouterr().err.strip() == (
         'error: --auto-scale-lr needs auto_scale_lr = dict(enable=False, base_batch_size=N) in '
         'the config: N is the total batch its learning rate was set for.')

@@ -100,9 +100,9 @@ def load_coco_json(ann_file: str) -> dict:
 
     orjson parses it, with the cyclic garbage collector paused: a file of
     COCO train's size holds millions of new lists, which a running collector
-    walks again and again (the README's "Data checks at full size" gives the
-    times). Files that orjson refuses are read again by the standard
-    library, which also takes ``NaN`` and ``Infinity``.
+    walks again and again (docs/fault-tolerance.md gives the times). Files
+    that orjson refuses are read again by the standard library, which also
+    takes ``NaN`` and ``Infinity``.
     """
     try:
         with open(ann_file, 'rb') as f, _collector_paused():

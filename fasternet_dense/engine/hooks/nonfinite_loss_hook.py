@@ -43,7 +43,8 @@ def _loss_terms(outputs) -> Dict[str, float]:
     for key, value in (outputs or {}).items():
         if 'loss' in key:
             try:
-                terms[key] = float(value)
+                # detached: log variables may still carry the graph
+                terms[key] = float(value.detach() if hasattr(value, 'detach') else value)
             except (TypeError, ValueError):
                 continue
     return terms

@@ -688,8 +688,8 @@ def load_pretrained_state_dict(path: str) -> Dict[str, torch.Tensor]:
     if is_local(path) and not os.path.isfile(os.path.expanduser(path)):
         raise MissingFileError(
             f'FasterNet pretrained checkpoint {path} not found. Download the official '
-            'ImageNet weights (see README, "Checkpoints") to that path, or train from '
-            "scratch with model.backbone.init_cfg=None.")
+            'ImageNet weights (docs/configs-and-checkpoints.md lists them) to that path, '
+            'or train from scratch with model.backbone.init_cfg=None.')
     state_dict = _unwrap(CheckpointLoader.load_checkpoint(path, map_location='cpu'))
     state_dict = _strip(state_dict, 'module.')
     if any(k.startswith('backbone.') for k in state_dict):

@@ -351,21 +351,24 @@ def test_a_block_from_a_config_runs_fast_and_fuses_on_its_own():
     assert isinstance(stats_free.mlp[1], _BatchNorm)
 
 
-def _readme_block_after(heading: str) -> str:
-    with open(osp.join(ROOT, 'README.md')) as f:
+DOC_PAGE = osp.join('docs', 'configs-and-checkpoints.md')
+
+
+def _doc_block_after(heading: str) -> str:
+    with open(osp.join(ROOT, DOC_PAGE)) as f:
         text = f.read()
     section = text.split(heading, 1)[1]
     return section.split('```python\n', 1)[1].split('```', 1)[0]
 
 
-def test_the_readme_example_neck_with_faster_net_blocks_builds_runs_and_fuses():
+def test_the_documented_example_neck_with_faster_net_blocks_builds_runs_and_fuses():
     from mmdet.registry import MODELS as DET_MODELS
     from mmengine.registry import DefaultScope
 
     from fasternet_dense import FasterNetBlock
-    code = _readme_block_after('### PConv and FasterNet blocks in your own modules')
+    code = _doc_block_after('### PConv and FasterNet blocks in your own modules')
     namespace = {}
-    exec(compile(code, 'README.md', 'exec'), namespace)
+    exec(compile(code, DOC_PAGE, 'exec'), namespace)
     torch.manual_seed(0)
     try:
         # In mmdet's scope, whatever runner an earlier test left current.
@@ -449,7 +452,7 @@ def test_import_does_not_pull_mmdet_or_mmseg():
     assert result.stdout.strip() == '[]'
 
 
-def test_every_config_and_the_readme_name_the_weights_of_the_variant_table():
+def test_every_config_and_the_docs_name_the_weights_of_the_variant_table():
     from fasternet_dense.models.backbones.fasternet import (PRETRAINED, PRETRAINED_URL,
                                                             pretrained_path)
     assert set(PRETRAINED) == set(ARCH_SETTINGS)
@@ -462,13 +465,13 @@ def test_every_config_and_the_readme_name_the_weights_of_the_variant_table():
         cfg = Config.fromfile(config_path(f'rtmdet_fasternet_{arch}_coco.py'))
         assert cfg.model.backbone.arch == arch
         assert cfg.model.backbone.init_cfg.checkpoint == pretrained_path(arch)
-    with open(osp.join(ROOT, 'README.md')) as f:
-        readme = f.read()
+    with open(osp.join(ROOT, DOC_PAGE)) as f:
+        doc = f.read()
     for arch, weights in PRETRAINED.items():
-        assert f"| {arch} | {weights['file']} |" in readme
-    assert f'from `{PRETRAINED_URL}<file>`' in readme
-    # The README's table of variants and their neck channels.
+        assert f"| {arch} | {weights['file']} |" in doc
+    assert f'from `{PRETRAINED_URL}<file>`' in doc
+    # The documented table of variants and their neck channels.
     for arch, s in ARCH_SETTINGS.items():
         c = s['embed_dim']
         assert (f"| {arch} | {c} | {', '.join(map(str, s['depths']))} | {s['act']} | "
-                f"[{c}, {2 * c}, {4 * c}, {8 * c}] |") in readme, arch
+                f"[{c}, {2 * c}, {4 * c}, {8 * c}] |") in doc, arch
