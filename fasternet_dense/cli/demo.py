@@ -12,6 +12,7 @@ import logging
 import os.path as osp
 import sys
 import time
+import warnings
 from typing import Callable, Dict, Optional
 
 import numpy as np
@@ -142,24 +143,25 @@ class Progress(Hook):
         done, total = runner.iter + 1, runner.max_iters
         if done % max(1, total // self.parts) and done != total:
             return
-        loss = float((outputs or {}).get('loss', float('nan')))
+        loss = (outputs or {}).get('loss', float('nan'))
+        loss = float(loss.detach() if hasattr(loss, 'detach') else loss)
         seconds = int(time.time() - self.start)
         self.say(f'  iteration {done:>5}/{total}  loss {loss:.3f}  '
                  f'{seconds // 60}:{seconds % 60:02d} elapsed')
 
 
 def quiet_runner(cfg):
-    """The config's runner with mmengine's console output left to warnings
-    and errors (its info lines, hook tables and progress still go to the
-    run's log file): built while the console stream of its logger points
-    nowhere, then pointed back at it at warning level."""
+    """The config's runner with mmengine's console output left to errors (its
+    info lines and warnings, hook tables and progress still go to the run's
+    log file): built while the console stream of its logger points nowhere,
+    then pointed back at it at error level."""
     with contextlib.redirect_stdout(io.StringIO()):
         runner = build_runner(cfg)
     for handler in runner.logger.handlers:
         if not isinstance(handler, logging.FileHandler) and \
                 isinstance(handler, logging.StreamHandler):
             handler.setStream(sys.stdout)
-            handler.setLevel(logging.WARNING)
+            handler.setLevel(logging.ERROR)
     return runner
 
 
@@ -197,23 +199,32 @@ def run_demo(task: str, work_dir: str, cfg_options: Optional[dict] = None,
         with contextlib.redirect_stdout(console):
             print_to_log(line)
 
-    say(f'{task}: toy data in {spec["data"]}, config configs/{spec["config"]}.py')
-    make_data(task, spec['data'])
-    cfg = load_config(spec['config'], cfg_options, work_dir)
-    runner = quiet_runner(cfg)
-    say(f'{task}: full log in {log_file(runner)}')
-    runner.register_hook(Progress(say))
-    runner.model.init_weights()
-    untrained = _to_log(runner, runner.val)
-    say(f'{task}: untrained: {_metrics(untrained, keys)}')
-    say(f'{task}: training on CPU')
-    start = time.time()
-    _to_log(runner, runner.train)
-    minutes = (time.time() - start) / 60
-    trained = _to_log(runner, runner.val)
-    say(f'{task}: trained in {minutes:.1f} min: {_metrics(trained, keys)}')
-    picture = osp.join(work_dir, 'predictions.png')
-    _prediction_grid(runner, cfg, task, picture)
+    caught, runner = [], None
+    try:
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter('default')  # each warning once per place, as Python shows them
+            say(f'{task}: toy data in {spec["data"]}, config configs/{spec["config"]}.py')
+            make_data(task, spec['data'])
+            cfg = load_config(spec['config'], cfg_options, work_dir)
+            runner = quiet_runner(cfg)
+            say(f'{task}: full log in {log_file(runner)}')
+            runner.register_hook(Progress(say))
+            runner.model.init_weights()
+            untrained = _to_log(runner, runner.val)
+            say(f'{task}: untrained: {_metrics(untrained, keys)}')
+            say(f'{task}: training on CPU')
+            start = time.time()
+            _to_log(runner, runner.train)
+            minutes = (time.time() - start) / 60
+            trained = _to_log(runner, runner.val)
+            say(f'{task}: trained in {minutes:.1f} min: {_metrics(trained, keys)}')
+            picture = osp.join(work_dir, 'predictions.png')
+            _prediction_grid(runner, cfg, task, picture)
+    finally:
+        if runner is not None and caught:  # the libraries' warnings: in the log, not on the console
+            with open(log_file(runner), 'a') as f:
+                f.writelines(warnings.formatwarning(w.message, w.category, w.filename, w.lineno)
+                             for w in caught)
     keys = (spec['metric'], *spec['extra'])
     result = dict(task=task, config=spec['config'], seed=cfg.get('randomness', {}).get('seed'),
                   train_minutes=round(minutes, 2),
