@@ -9,14 +9,8 @@ from mmengine.config import read_base
 from fasternet_dense.models import FasterNet
 
 with read_base():
-    from ._base_.rtmdet_tiny_coco import *
-    from ._base_.fault_tolerance import *
-
-# Training that survives faults: _base_/fault_tolerance.py.
-custom_hooks = [*custom_hooks, *fault_hooks]
-train_dataloader.dataset.pipeline[0] = dict(skipping_loader, backend_args=backend_args)
-custom_hooks[1].switch_pipeline[0] = dict(skipping_loader,  # PipelineSwitchHook
-                                         backend_args=backend_args)
+    # Training that survives faults: _base_/fault_tolerance.py.
+    from ._base_.rtmdet_tiny_coco_fault_tolerant import *
 
 pretrained = 'checkpoints/fasternet_t0-epoch.281-val_acc1.71.9180.pth'
 model.backbone = dict(

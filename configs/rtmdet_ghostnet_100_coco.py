@@ -16,14 +16,8 @@ from mmengine.config import read_base
 from mmpretrain.models import TIMMBackbone
 
 with read_base():
-    from ._base_.rtmdet_tiny_coco import *
-    from ._base_.fault_tolerance import *
-
-# Training that survives faults: _base_/fault_tolerance.py.
-custom_hooks = [*custom_hooks, *fault_hooks]
-train_dataloader.dataset.pipeline[0] = dict(skipping_loader, backend_args=backend_args)
-custom_hooks[1].switch_pipeline[0] = dict(skipping_loader,  # PipelineSwitchHook
-                                         backend_args=backend_args)
+    # Training that survives faults: _base_/fault_tolerance.py.
+    from ._base_.rtmdet_tiny_coco_fault_tolerant import *
 
 model.backbone = dict(
     type=TIMMBackbone,

@@ -22,14 +22,8 @@ from mmengine.config import read_base
 from fasternet_dense.models import SqueezeNet
 
 with read_base():
-    from ._base_.rtmdet_tiny_coco import *
-    from ._base_.fault_tolerance import *
-
-# Training that survives faults: _base_/fault_tolerance.py.
-custom_hooks = [*custom_hooks, *fault_hooks]
-train_dataloader.dataset.pipeline[0] = dict(skipping_loader, backend_args=backend_args)
-custom_hooks[1].switch_pipeline[0] = dict(skipping_loader,  # PipelineSwitchHook
-                                         backend_args=backend_args)
+    # Training that survives faults: _base_/fault_tolerance.py.
+    from ._base_.rtmdet_tiny_coco_fault_tolerant import *
 
 model.backbone = dict(type=SqueezeNet, arch='1_1', out_indices=(4, 7, 12), stem_padding=1)
 model.neck.in_channels = [128, 256, 512]

@@ -1,5 +1,5 @@
 # What the project's configs add to a training run so that it survives
-# faults (see the README, "Runs that survive being killed"): checkpoints
+# faults (docs/fault-tolerance.md): checkpoints
 # written whole or not at all and resumed from the newest complete one
 # (CrashSafeRunner), random draws that depend only on the training position
 # (StepSeedHook), a stop at the first NaN or infinite loss before anything of
