@@ -6,6 +6,8 @@
 # mmdet's 30000 per level would time NMS on boxes that a trained model's
 # score threshold drops.
 #   python tools/benchmark.py --suite configs/suites/model_zoo.py --iters 5 --warmup 1
+from fasternet_dense.benchmark.suites import REALTIME_CAPS as rtmdet_caps
+
 suite = [
     dict(config=f'maskrcnn_fasternet_{arch}_coco', whole_model=True,
          label=f'Mask R-CNN FasterNet-{arch.upper()}')
@@ -16,12 +18,10 @@ suite = [
     for arch in ('t0', 't1', 't2', 's', 'm', 'l')
 ] + [
     dict(config=f'rtmdet_fasternet_{arch}_coco', whole_model=True,
-         label=f'RTMDet FasterNet-{arch.upper()}',
-         cfg_options={'model.test_cfg.nms_pre': 1000, 'model.test_cfg.max_per_img': 100})
+         label=f'RTMDet FasterNet-{arch.upper()}', cfg_options=rtmdet_caps)
     for arch in ('t0', 't1', 't2')
 ] + [
     dict(config=f'mmdet::rtmdet/rtmdet_{size}_8xb32-300e_coco.py', whole_model=True,
-         label=f'RTMDet-{size}',
-         cfg_options={'model.test_cfg.nms_pre': 1000, 'model.test_cfg.max_per_img': 100})
+         label=f'RTMDet-{size}', cfg_options=rtmdet_caps)
     for size in ('tiny', 's', 'm')
 ]

@@ -225,7 +225,6 @@ def run_demo(task: str, work_dir: str, cfg_options: Optional[dict] = None,
             with open(log_file(runner), 'a') as f:
                 f.writelines(warnings.formatwarning(w.message, w.category, w.filename, w.lineno)
                              for w in caught)
-    keys = (spec['metric'], *spec['extra'])
     result = dict(task=task, config=spec['config'], seed=cfg.get('randomness', {}).get('seed'),
                   train_minutes=round(minutes, 2),
                   untrained={k: untrained.get(k) for k in keys},

@@ -1,11 +1,12 @@
 """Suites of networks timed together: what they build, how they count and
 time, and the table, picture and errors of ``tools/benchmark.py --suite``."""
 import json
+import os.path as osp
 
 import pytest
 import torch
 import torch.nn as nn
-from conftest import run_tool
+from conftest import ROOT, run_tool
 
 from fasternet_dense.apis.config import load_config
 from fasternet_dense.apis.inference import build_model, deploy_model, fix_candidates, fuse_model
@@ -15,8 +16,8 @@ from fasternet_dense.benchmark.peers import FASTERNET, PAPER, PEERS, UNAVAILABLE
 from fasternet_dense.benchmark.suite_runner import paper_column, prepare_row, run_suite
 from fasternet_dense.benchmark.suites import (EXTRA_IMAGENET, FIXED_INPUT, LIGHT_BACKBONES,
                                               MODEL_SUITES, REALTIME_CAPS, REALTIME_MODELS, SUITES,
-                                              dense_config, feature_layout, light_backbone_cfg, row,
-                                              suite_rows)
+                                              dense_config, feature_layout, light_backbone_cfg,
+                                              load_suite_file, row, suite_rows)
 from fasternet_dense.benchmark.timing import time_interleaved
 from fasternet_dense.cli.benchmark import benchmark_main
 from fasternet_dense.utils.errors import ConfigError
@@ -509,3 +510,17 @@ def test_bad_suite_arguments_are_one_line_errors(capsys, args, message):
     assert benchmark_main(args) == 2
     err = capsys.readouterr().err.strip()
     assert '\n' not in err and err.startswith('error: ') and message in err, err
+
+
+def test_the_model_zoo_suite_times_every_zoo_config_with_the_realtime_caps():
+    rows = load_suite_file(osp.join(ROOT, 'configs', 'suites', 'model_zoo.py'))
+    archs = [a.upper() for a in ('t0', 't1', 't2', 's', 'm', 'l')]
+    assert [r['label'] for r in rows] == (
+        [f'Mask R-CNN FasterNet-{a}' for a in archs]
+        + [f'Semantic FPN FasterNet-{a}' for a in archs]
+        + [f'RTMDet FasterNet-{a}' for a in archs[:3]]
+        + ['RTMDet-tiny', 'RTMDet-s', 'RTMDet-m'])
+    assert all(r['kind'] == 'model' for r in rows)
+    for r in rows[12:]:
+        test_cfg = r['build']().model.test_cfg
+        assert {k: test_cfg[k.split('.')[-1]] for k in REALTIME_CAPS} == REALTIME_CAPS
